@@ -1,0 +1,3 @@
+from sauda.cli import app
+
+app()

@@ -1,0 +1,81 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import select
+
+from sauda.auth import service
+from sauda.auth.deps import AdminUser, CurrentUser, LoginLimiterDep, SettingsDep
+from sauda.auth.models import Invite
+from sauda.auth.schemas import InviteIn, InviteOut, RefreshIn, RegisterIn, TokenPair, UserOut
+from sauda.db import SessionDep
+from sauda.errors import NotAuthenticated
+from sauda.pagination import Page, PageDep, make_page, paginate
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/register", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+async def register(data: RegisterIn, session: SessionDep, settings: SettingsDep) -> UserOut:
+    """Create an employee of the company an administrator's invite code names."""
+    user = await service.register(session, settings, data)
+    return UserOut.model_validate(user)
+
+
+@router.post("/token", response_model=TokenPair)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: LoginLimiterDep,
+) -> TokenPair:
+    """Log in with email (as `username`) and password; returns access and refresh tokens."""
+    ip = request.client.host if request.client else "unknown"
+    await limiter.check(form.username, ip)
+    user = await service.authenticate(session, form.username, form.password)
+    if user is None:
+        await limiter.record_failure(form.username, ip)
+        raise NotAuthenticated("Incorrect email or password")
+    await limiter.reset_account(form.username)
+    return await service.issue_tokens(session, settings, user)
+
+
+@router.post("/refresh", response_model=TokenPair)
+async def refresh(data: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """Exchange a refresh token for a new pair; the old refresh token stops working."""
+    return await service.rotate_refresh_token(session, settings, data.refresh_token)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(data: RefreshIn, session: SessionDep, settings: SettingsDep) -> Response:
+    """Revoke the refresh token (and every token rotated from the same login)."""
+    await service.revoke_refresh_token(session, settings, data.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", response_model=UserOut)
+async def me(user: CurrentUser) -> UserOut:
+    return UserOut.model_validate(user)
+
+
+@router.post("/invites", response_model=InviteOut, status_code=status.HTTP_201_CREATED)
+async def create_invite(
+    data: InviteIn, admin: AdminUser, session: SessionDep, settings: SettingsDep
+) -> InviteOut:
+    """Issue an invite code that lets one person register as an employee of the company."""
+    invite = await service.create_invite(
+        session, settings, company_id=data.company_id, admin=admin, days=data.expires_in_days
+    )
+    return InviteOut.model_validate(invite)
+
+
+@router.get("/invites", response_model=Page[InviteOut])
+async def list_invites(
+    _: AdminUser, session: SessionDep, params: PageDep, company_id: int | None = None
+) -> Page[InviteOut]:
+    stmt = select(Invite).order_by(Invite.id.desc())
+    if company_id is not None:
+        stmt = stmt.where(Invite.company_id == company_id)
+    rows, total = await paginate(session, stmt, params)
+    return make_page([InviteOut.model_validate(r) for r in rows], total, params)

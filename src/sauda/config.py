@@ -1,0 +1,107 @@
+"""Settings: one class, read from the environment (prefix SAUDA_) and from `.env`."""
+
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/sauda"
+    pool_size: int = 10
+    max_overflow: int = 10
+    echo: bool = False
+
+
+class RedisSettings(BaseModel):
+    url: str = "redis://127.0.0.1:6379/0"
+
+
+class AuthSettings(BaseModel):
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    invite_days: int = 7
+    min_password_length: int = 10
+    login_window_seconds: int = 900
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 30
+
+
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 1025
+    username: str | None = None
+    password: SecretStr | None = None
+    start_tls: bool = False
+    use_tls: bool = False
+    timeout_seconds: float = 10.0
+    sender: str = "Sauda <no-reply@sauda.local>"
+
+
+class WorkerSettings(BaseModel):
+    queue_name: str = "sauda:queue"
+    max_tries: int = 5
+    retry_base_seconds: float = 2.0
+    retry_max_seconds: float = 300.0
+    job_timeout_seconds: int = 600
+    max_jobs: int = 10
+
+
+class NetworkSettings(BaseModel):
+    clear_debt_inline_limit: int = 20
+    increase_min: str = "5.00"
+    increase_max: str = "500.00"
+    decrease_min: str = "100.00"
+    decrease_max: str = "10000.00"
+
+
+class BrowserSettings(BaseModel):
+    chromium_path: str = "/usr/bin/chromium"
+    headless: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SAUDA_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    timezone: str = "Asia/Almaty"
+    log_level: str = "INFO"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+    browser: BrowserSettings = Field(default_factory=BrowserSettings)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "Settings":
+        default = self.auth.secret_key.get_secret_value() == DEFAULT_SECRET_KEY
+        if default and self.env != "development":
+            raise ValueError(
+                "SAUDA_AUTH__SECRET_KEY must be set outside development (the built-in default key is public)"
+            )
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

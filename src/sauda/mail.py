@@ -1,0 +1,52 @@
+"""The SMTP client: every email Sauda sends goes through `send_email`."""
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from sauda.config import SmtpSettings
+
+# Failures worth another try later: the server is down, slow, or answered with an error.
+TRANSIENT_SMTP_ERRORS: tuple[type[BaseException], ...] = (
+    aiosmtplib.SMTPException,
+    OSError,
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    maintype: str
+    subtype: str
+
+
+def build_message(
+    *, sender: str, to: str, subject: str, body: str, attachments: tuple[Attachment, ...] = ()
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    for item in attachments:
+        message.add_attachment(
+            item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename
+        )
+    return message
+
+
+async def send_email(settings: SmtpSettings, message: EmailMessage) -> None:
+    password = settings.password.get_secret_value() if settings.password else None
+    await aiosmtplib.send(
+        message,
+        hostname=settings.host,
+        port=settings.port,
+        username=settings.username,
+        password=password,
+        start_tls=settings.start_tls,
+        use_tls=settings.use_tls,
+        timeout=settings.timeout_seconds,
+    )

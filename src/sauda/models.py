@@ -1,0 +1,22 @@
+"""Every domain's models, imported in one place so Alembic and the mappers see them all."""
+
+from sauda.auth.models import Invite, RefreshToken, Role, User
+from sauda.db import Base
+from sauda.jobs.models import Job, JobStatus
+from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, DebtRun, Product
+
+__all__ = [
+    "Base",
+    "Company",
+    "CompanyKind",
+    "DebtEntry",
+    "DebtReason",
+    "DebtRun",
+    "Invite",
+    "Job",
+    "JobStatus",
+    "Product",
+    "RefreshToken",
+    "Role",
+    "User",
+]

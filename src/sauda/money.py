@@ -1,0 +1,16 @@
+"""Money is Decimal with kopeck precision; JSON carries it as a plain number."""
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated
+
+from pydantic import PlainSerializer
+
+KOPECK = Decimal("0.01")
+
+
+def to_money(value: Decimal | int | str) -> Decimal:
+    return Decimal(value).quantize(KOPECK, rounding=ROUND_HALF_UP)
+
+
+# Numeric(14, 2) has at most 14 significant digits, so a float's shortest repr is exact.
+Money = Annotated[Decimal, PlainSerializer(lambda d: float(to_money(d)), return_type=float, when_used="json")]

@@ -1,0 +1,192 @@
+"""Business rules of the supplier network. Flushes, never commits."""
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sauda.auth.models import User
+from sauda.config import Settings
+from sauda.errors import Conflict, InvalidInput, PermissionDenied
+from sauda.network.models import MAX_LEVEL, Company, CompanyKind, DebtReason, Product
+from sauda.network.repository import (
+    CompanyRepository,
+    DebtRepository,
+    DebtRunResult,
+    ProductRepository,
+)
+from sauda.network.schemas import CompanyCreate, CompanyUpdate, ProductCreate, ProductUpdate
+from sauda.tenancy import Scope
+from sauda.worker import start_job
+
+ADMIN_ONLY_COMPANY_FIELDS = ("supplier_id", "kind")
+
+
+async def create_company(session: AsyncSession, data: CompanyCreate) -> Company:
+    companies = CompanyRepository(session, Scope.everything())
+    company = Company(**data.model_dump(exclude={"supplier_id"}), debt=Decimal("0.00"), level=0)
+    await companies.add(company)
+    if data.supplier_id is not None:
+        await change_supplier(session, company, data.supplier_id)
+    return company
+
+
+async def update_company(
+    session: AsyncSession, company: Company, data: CompanyUpdate, *, actor: User
+) -> Company:
+    changes = data.model_dump(exclude_unset=True)
+    for field in ADMIN_ONLY_COMPANY_FIELDS:
+        if field in changes and not actor.is_admin:
+            raise PermissionDenied(
+                f"Only administrators may change {field}",
+                fields=[{"field": field, "message": "only administrators may change it"}],
+            )
+    _refuse_nulls(changes, exempt={"supplier_id"})
+    supplier_changed = "supplier_id" in changes and changes["supplier_id"] != company.supplier_id
+    new_supplier = changes.pop("supplier_id", company.supplier_id)
+    for field, value in changes.items():
+        setattr(company, field, value)
+    if company.kind is CompanyKind.factory and company.debt > 0:
+        raise InvalidInput.for_field("kind", "a factory has no debt; clear the debt first")
+    if supplier_changed or "kind" in changes:
+        await change_supplier(session, company, new_supplier)
+    await session.flush()
+    return company
+
+
+def _refuse_nulls(changes: dict[str, Any], *, exempt: set[str]) -> None:
+    for field, value in changes.items():
+        if value is None and field not in exempt:
+            raise InvalidInput.for_field(field, "may not be null")
+
+
+async def change_supplier(session: AsyncSession, company: Company, supplier_id: int | None) -> None:
+    """Attach `company` under `supplier_id` (or detach it) and re-level its whole subtree."""
+    if supplier_id is not None and company.kind is CompanyKind.factory:
+        raise InvalidInput.for_field("supplier_id", "a factory has no supplier")
+    companies = CompanyRepository(session, Scope.everything())
+    await companies.lock_hierarchy()
+    depths = await companies.subtree_depths(company.id)
+    new_level = 0
+    if supplier_id is not None:
+        supplier = await companies.get(supplier_id)
+        if supplier.id in depths:
+            raise InvalidInput.for_field(
+                "supplier_id", f"company {supplier.id} is supplied by this company: a cycle"
+            )
+        new_level = supplier.level + 1
+    deepest = new_level + max(depths.values())
+    if deepest > MAX_LEVEL:
+        raise InvalidInput.for_field(
+            "supplier_id",
+            f"the chain would reach level {deepest}; the network has five levels (0-{MAX_LEVEL})",
+        )
+    company.supplier_id = supplier_id
+    company.level = new_level
+    await session.flush()
+    await companies.relevel(depths, new_level)
+    await session.refresh(company)
+
+
+async def delete_company(session: AsyncSession, company: Company) -> None:
+    companies = CompanyRepository(session, Scope.everything())
+    await companies.lock_hierarchy()
+    if customers := await companies.count_customers(company.id):
+        raise Conflict(f"Company {company.id} supplies {customers} companies; reassign them first")
+    if employees := await companies.count_employees(company.id):
+        raise Conflict(f"Company {company.id} has {employees} employees; move or remove them first")
+    await companies.delete(company)
+
+
+def _company_for(scope: Scope, actor: User, requested: int | None) -> int:
+    if requested is not None:
+        scope.ensure(requested)
+        return requested
+    if actor.company_id is None:
+        raise InvalidInput.for_field("company_id", "required: you belong to no company")
+    return actor.company_id
+
+
+async def create_product(session: AsyncSession, scope: Scope, actor: User, data: ProductCreate) -> Product:
+    company_id = _company_for(scope, actor, data.company_id)
+    await CompanyRepository(session, scope).get(company_id)
+    products = ProductRepository(session, scope)
+    await _ensure_sku_free(products, company_id, data.sku)
+    return await products.add(Product(**data.model_dump(exclude={"company_id"}), company_id=company_id))
+
+
+async def update_product(
+    session: AsyncSession, scope: Scope, product: Product, data: ProductUpdate
+) -> Product:
+    changes = data.model_dump(exclude_unset=True)
+    _refuse_nulls(changes, exempt=set())
+    if "sku" in changes:
+        await _ensure_sku_free(
+            ProductRepository(session, scope), product.company_id, changes["sku"], product.id
+        )
+    for field, value in changes.items():
+        setattr(product, field, value)
+    await session.flush()
+    return product
+
+
+async def _ensure_sku_free(
+    products: ProductRepository, company_id: int, sku: str, exclude_id: int | None = None
+) -> None:
+    if await products.sku_taken(company_id, sku, exclude_id):
+        raise Conflict(
+            f"SKU {sku!r} is already used by another product of this company",
+            fields=[{"field": "sku", "message": "already used in this company"}],
+        )
+
+
+def _kopecks(value: str) -> int:
+    return int(Decimal(value) * 100)
+
+
+def increase_slot(moment: datetime) -> datetime:
+    """The start of the 3-hour slot (00:00, 03:00, ... business time) that holds `moment`."""
+    return moment.replace(hour=moment.hour - moment.hour % 3, minute=0, second=0, microsecond=0)
+
+
+def decrease_slot(moment: datetime) -> datetime:
+    """The most recent 06:30 (business time) at or before `moment`."""
+    slot = moment.replace(hour=6, minute=30, second=0, microsecond=0)
+    return slot if slot <= moment else slot - timedelta(days=1)
+
+
+async def run_scheduled_increase(session: AsyncSession, settings: Settings, slot: datetime) -> DebtRunResult:
+    cfg = settings.network
+    return await DebtRepository(session).apply_run(
+        f"increase:{slot.isoformat()}",
+        DebtReason.scheduled_increase,
+        lo_kop=_kopecks(cfg.increase_min),
+        hi_kop=_kopecks(cfg.increase_max),
+    )
+
+
+async def run_scheduled_decrease(session: AsyncSession, settings: Settings, slot: datetime) -> DebtRunResult:
+    cfg = settings.network
+    return await DebtRepository(session).apply_run(
+        f"decrease:{slot.isoformat()}",
+        DebtReason.scheduled_decrease,
+        lo_kop=_kopecks(cfg.decrease_min),
+        hi_kop=_kopecks(cfg.decrease_max),
+    )
+
+
+async def clear_debts(session: AsyncSession, company_ids: list[int], run_key: str) -> DebtRunResult:
+    return await DebtRepository(session).apply_run(run_key, DebtReason.cleared, ids=sorted(set(company_ids)))
+
+
+async def request_clear_debts(
+    session: AsyncSession, settings: Settings, company_ids: list[int], *, admin: User
+) -> tuple[DebtRunResult | None, str | None]:
+    """Clear in the request for a few companies; above the limit, hand it to the worker."""
+    run_key = f"clear:{uuid.uuid4()}"
+    if len(set(company_ids)) <= settings.network.clear_debt_inline_limit:
+        return await clear_debts(session, company_ids, run_key), None
+    job = await start_job(session, "clear_debts_job", sorted(set(company_ids)), run_key, user_id=admin.id)
+    return None, str(job.id)

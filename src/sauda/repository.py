@@ -1,0 +1,51 @@
+"""A thin generic repository. Domain repositories add methods that return visible statements."""
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from sauda.db import Base
+from sauda.errors import NotFound
+from sauda.pagination import PageParams, paginate
+from sauda.tenancy import Scope
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+class Repository(Generic[ModelT]):
+    model: type[ModelT]
+    # The column that names the owning company; every read is filtered by the caller's scope.
+    tenant_column: InstrumentedAttribute[Any]
+    label = "Object"
+
+    def __init__(self, session: AsyncSession, scope: Scope) -> None:
+        self.session = session
+        self.scope = scope
+
+    def select(self) -> Select[ModelT]:
+        return select(self.model).where(self.scope.where(self.tenant_column))
+
+    async def get(self, id_: int) -> ModelT:
+        pk = self.model.__mapper__.primary_key[0]
+        found = await self.session.scalar(self.select().where(pk == id_))
+        if found is None:
+            raise NotFound(f"{self.label} {id_} not found")
+        return found
+
+    async def all(self, stmt: Select[ModelT] | None = None) -> Sequence[ModelT]:
+        return (await self.session.scalars(stmt if stmt is not None else self.select())).all()
+
+    async def paginate(self, stmt: Select[ModelT], params: PageParams) -> tuple[list[ModelT], int]:
+        return await paginate(self.session, stmt, params)
+
+    async def add(self, obj: ModelT) -> ModelT:
+        self.session.add(obj)
+        await self.session.flush()
+        return obj
+
+    async def delete(self, obj: ModelT) -> None:
+        await self.session.delete(obj)
+        await self.session.flush()

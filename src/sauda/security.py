@@ -1,0 +1,65 @@
+"""Password hashing (Argon2) and JWTs (python-jose, algorithm pinned to HS256)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from jose import JWTError, jwt
+
+from sauda.errors import NotAuthenticated
+
+JWT_ALGORITHM = "HS256"
+TokenType = Literal["access", "refresh"]
+
+_hasher = PasswordHasher()
+# Verified against when the account does not exist, so timing does not reveal which emails exist.
+_DUMMY_HASH = _hasher.hash("sauda-dummy-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_problem(password: str, *, min_length: int, email: str = "") -> str | None:
+    """Why a password is too weak, or None when it is acceptable."""
+    if len(password) < min_length:
+        return f"must be at least {min_length} characters long"
+    if password.isdigit() or password.isalpha():
+        return "must mix letters with digits or symbols"
+    if len(set(password)) < 5:
+        return "uses too few distinct characters"
+    local_part = email.split("@", 1)[0].lower()
+    if local_part and len(local_part) >= 4 and local_part in password.lower():
+        return "must not contain the email address"
+    return None
+
+
+def encode_token(
+    *, secret: str, subject: str, token_type: TokenType, ttl: timedelta, **claims: Any
+) -> tuple[str, str, datetime]:
+    """Returns (token, jti, expires_at)."""
+    now = datetime.now(UTC)
+    expires_at = now + ttl
+    jti = uuid.uuid4().hex
+    payload = {"sub": subject, "type": token_type, "jti": jti, "iat": now, "exp": expires_at}
+    payload.update(claims)
+    return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM), jti, expires_at
+
+
+def decode_token(token: str, *, secret: str, token_type: TokenType) -> dict[str, Any]:
+    try:
+        payload: dict[str, Any] = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM])
+    except JWTError as exc:
+        raise NotAuthenticated("Invalid or expired token") from exc
+    if payload.get("type") != token_type or "sub" not in payload or "jti" not in payload:
+        raise NotAuthenticated(f"Not a valid {token_type} token")
+    return payload
