@@ -96,8 +96,6 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.Column("companies", sa.Integer(), nullable=False),
-        sa.Column("total", sa.Numeric(precision=16, scale=2), nullable=False),
         sa.PrimaryKeyConstraint("run_key", name=op.f("pk_debt_runs")),
     )
     op.create_table(

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sauda.config import Settings
+from sauda.errors import SaudaError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -79,11 +80,22 @@ async def transaction(
         try:
             yield session
             await session.commit()
+        except SaudaError as exc:
+            if not exc.keep_changes:
+                await _discard(session)
+                raise
+            await session.commit()
+            await _run_after_commit(session)
+            raise
         except BaseException:
-            await session.rollback()
-            session.info.pop(_AFTER_COMMIT_KEY, None)
+            await _discard(session)
             raise
     await _run_after_commit(session)
+
+
+async def _discard(session: AsyncSession) -> None:
+    await session.rollback()
+    session.info.pop(_AFTER_COMMIT_KEY, None)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

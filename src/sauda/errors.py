@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 class SaudaError(Exception):
     status_code = 400
     code = "bad_request"
+    # True when the work done before the error must still be committed (e.g. revocations).
+    keep_changes = False
 
     def __init__(
         self,
@@ -50,6 +52,12 @@ class NotAuthenticated(SaudaError):
 
     def __init__(self, message: str = "Not authenticated") -> None:
         super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class TokenReuse(NotAuthenticated):
+    """A rotated refresh token came back: the revocation of its login must be kept."""
+
+    keep_changes = True
 
 
 class InvalidInput(SaudaError):
@@ -91,7 +99,11 @@ def validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
     fields = []
     for err in exc.errors():
         message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-        fields.append({"field": _field_name(tuple(err.get("loc", ()))), "message": message})
+        loc = tuple(err.get("loc", ()))
+        # Model-level checks (e.g. read-only fields) name their field in the error context.
+        if field := (err.get("ctx") or {}).get("field"):
+            loc = (*loc, field)
+        fields.append({"field": _field_name(loc), "message": message})
     return fields
 
 

@@ -26,7 +26,8 @@ class Repository(Generic[ModelT]):
         self.scope = scope
 
     def select(self) -> Select[ModelT]:
-        return select(self.model).where(self.scope.where(self.tenant_column))
+        # Read from the class: on an instance the mapped attribute would act as a descriptor.
+        return select(self.model).where(self.scope.where(type(self).tenant_column))
 
     async def get(self, id_: int) -> ModelT:
         pk = self.model.__mapper__.primary_key[0]

@@ -87,6 +87,7 @@ async def job_session(ctx: Context) -> AsyncIterator[AsyncSession]:
 def enqueue_after_commit(
     session: AsyncSession, task_name: str, *args: Any, job_id: str | None = None
 ) -> None:
+    load_tasks()
     if task_name not in _tasks:
         raise KeyError(f"unknown task {task_name!r}")
     pool: ArqRedis = session.info["arq"]

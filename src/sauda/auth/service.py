@@ -11,7 +11,7 @@ from sauda.auth.models import Invite, RefreshToken, Role, User
 from sauda.auth.repository import InviteRepository, RefreshTokenRepository, UserRepository
 from sauda.auth.schemas import RegisterIn, TokenPair
 from sauda.config import Settings
-from sauda.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from sauda.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, TokenReuse
 from sauda.network.models import Company
 from sauda.security import (
     decode_token,
@@ -116,7 +116,7 @@ async def rotate_refresh_token(session: AsyncSession, settings: Settings, token:
     if stored.revoked_at is not None:
         # A rotated token used again means it leaked: end the whole login session.
         await RefreshTokenRepository(session).revoke_family(stored.family_id, now)
-        raise NotAuthenticated("Refresh token was already used or revoked")
+        raise TokenReuse("Refresh token was already used or revoked")
     user = await UserRepository(session).by_id(stored.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("Account is disabled")

@@ -108,8 +108,6 @@ class DebtRun(Base):
     run_key: Mapped[str] = mapped_column(String(120), primary_key=True)
     reason: Mapped[DebtReason] = mapped_column(Enum(DebtReason, name="debt_reason"))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    companies: Mapped[int] = mapped_column(default=0)
-    total: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0.00"))
 
 
 class DebtEntry(Base):

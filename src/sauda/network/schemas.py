@@ -3,6 +3,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from sauda.money import Money
 from sauda.network.models import CompanyKind, DebtReason
@@ -20,7 +21,9 @@ class WriteModel(BaseModel):
         if isinstance(data, dict):
             for field, why in cls.read_only.items():
                 if field in data:
-                    raise ValueError(f"{field} is read-only: {why}")
+                    raise PydanticCustomError(
+                        "read_only", "{field} is read-only: {why}", {"field": field, "why": why}
+                    )
         return data
 
 
