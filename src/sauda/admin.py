@@ -1,28 +1,79 @@
-"""The admin panel at /admin (sqladmin): admins of the users table log in with their password."""
+"""The admin panel at /admin (sqladmin): active admins of the users table log in with their password.
+
+sqladmin keeps a view's session maker and its Admin on the view *class*. `mount_admin` therefore
+registers a subclass of every view per application, bound to that app (`SaudaView.sauda_app`),
+so two apps in one process (the test suite, a reloading dev server) never share them.
+
+Views write through the domain services inside `transaction()`, the edge that commits, so the
+admin obeys the same rules as the API.
+"""
+
+import enum
+import types
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, ClassVar, cast
 
 from fastapi import FastAPI
-from sqladmin import Admin
+from pydantic import BaseModel, ValidationError
+from sqladmin import Admin, ModelView
 from sqladmin.authentication import AuthenticationBackend
+from sqladmin.filters import (
+    AllUniqueStringValuesFilter,
+    BooleanFilter,
+    StaticValuesFilter,
+    get_column_obj,
+)
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from sauda.auth.models import Role, User
+from sauda.auth.ratelimit import LoginLimiter
+from sauda.auth.repository import UserRepository
 from sauda.auth.service import authenticate
 from sauda.config import Settings
 from sauda.db import transaction
+from sauda.errors import PermissionDenied, TooManyRequests
+from sauda.jobs.models import Job, JobStatus
+
+ADMIN_USER_KEY = "admin_user_id"
+_REQUEST_ADMIN = "sauda_admin_user"
+SESSION_MAX_AGE_SECONDS = 8 * 3600
+# Navigations a browser reports as started by this site, or typed by the user.
+_SAFE_FETCH_SITES = frozenset({"same-origin", "none"})
 
 
 class AdminAuth(AuthenticationBackend):
+    """Password login for admins; every request re-reads the user, so a demoted or
+    deactivated admin is logged out on the next click."""
+
     def __init__(self, app: FastAPI, settings: Settings) -> None:
-        super().__init__(secret_key=settings.auth.secret_key.get_secret_value())
+        super().__init__(
+            secret_key=settings.auth.secret_key.get_secret_value(),
+            max_age=SESSION_MAX_AGE_SECONDS,
+            https_only=settings.public_url.startswith("https://"),
+        )
         self.app = app
+        self.settings = settings
 
     async def login(self, request: Request) -> bool:
         form = await request.form()
         email, password = str(form.get("username", "")), str(form.get("password", ""))
+        limiter = LoginLimiter(self.app.state.redis, self.settings.auth)
+        ip = request.client.host if request.client else "unknown"
+        await _check_login_limit(limiter, email, ip)
         async with transaction(self.app.state.sessionmaker) as session:
             user = await authenticate(session, email, password)
-        if user is None or not user.is_admin:
+        if user is None:
+            await limiter.record_failure(email, ip)
             return False
-        request.session.update({"admin_user_id": user.id})
+        if not user.is_admin:
+            return False
+        await limiter.reset_account(email)
+        request.session.clear()
+        request.session[ADMIN_USER_KEY] = user.id
         return True
 
     async def logout(self, request: Request) -> bool:
@@ -30,12 +81,170 @@ class AdminAuth(AuthenticationBackend):
         return True
 
     async def authenticate(self, request: Request) -> bool:
-        return "admin_user_id" in request.session
+        user = await self._session_admin(request)
+        if user is None:
+            request.session.clear()
+            return False
+        setattr(request.state, _REQUEST_ADMIN, user)
+        return True
+
+    async def get_user_id(self, request: Request) -> Any:
+        return request.session.get(ADMIN_USER_KEY)
+
+    async def _session_admin(self, request: Request) -> User | None:
+        user_id = request.session.get(ADMIN_USER_KEY)
+        if not isinstance(user_id, int):
+            return None
+        async with transaction(self.app.state.sessionmaker) as session:
+            user = await UserRepository(session).by_id(user_id)
+        if user is None or not user.is_active or not user.is_admin:
+            return None
+        return user
+
+
+async def _check_login_limit(limiter: LoginLimiter, email: str, ip: str) -> None:
+    """The API's failed-login limits apply here too, or the admin login would bypass them."""
+    try:
+        await limiter.check(email, ip)
+    except TooManyRequests as exc:
+        raise HTTPException(429, detail=exc.message, headers=exc.headers) from exc
+
+
+def current_admin(request: Request) -> User:
+    """The admin `AdminAuth.authenticate` loaded for this request."""
+    user = getattr(request.state, _REQUEST_ADMIN, None)
+    if not isinstance(user, User):
+        raise PermissionDenied("Not logged in to the admin panel")
+    return user
+
+
+def refuse_cross_site(request: Request) -> None:
+    """sqladmin runs actions on GET: refuse those another site's page started (CSRF)."""
+    if request.headers.get("sec-fetch-site", "none") not in _SAFE_FETCH_SITES:
+        raise HTTPException(403, detail="Cross-site request refused")
+
+
+def validated(schema: type[BaseModel], values: dict[str, Any]) -> Any:
+    """Validate form input with the API's schema; the message lands above the admin form."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        problems = (f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors())
+        raise ValueError("; ".join(problems)) from exc
+
+
+def related_pk(value: Any) -> int | None:
+    """The primary key a relationship field of the form carries (blank: None)."""
+    if value in (None, "", "__None"):
+        return None
+    return int(value)
+
+
+class SortedValuesFilter(AllUniqueStringValuesFilter):
+    """The distinct values of a column, sorted (sqladmin lists them in database order)."""
+
+    async def lookups(
+        self, request: Request, model: Any, run_query: Callable[[Select[Any]], Any]
+    ) -> list[tuple[str, str]]:
+        column = get_column_obj(self.column, model)
+        rows = await run_query(select(column).distinct().order_by(column))
+        return [("__all", "All"), *((value, value) for (value,) in rows)]
+
+
+class EnumFilter(StaticValuesFilter):
+    """The members of an enum column; a value outside it filters nothing instead of failing."""
+
+    def __init__(self, column: Any, members: type[enum.StrEnum]) -> None:
+        super().__init__(column, [(m.value, m.value) for m in members])
+        self.members = members
+
+    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
+        if value not in {member.value for member in self.members}:
+            return query
+        return await super().get_filtered_query(query, value, model)
+
+
+class SaudaView(ModelView):
+    """A model view of one app: `mount_admin` sets `sauda_app` on a per-app subclass."""
+
+    sauda_app: ClassVar[FastAPI]
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[AsyncSession]:
+        state = self.sauda_app.state
+        return transaction(state.sessionmaker, arq=state.arq)
+
+    def sauda_settings(self) -> Settings:
+        settings: Settings = self.sauda_app.state.settings
+        return settings
+
+
+class UserAdmin(SaudaView, model=User):
+    """Users are created by invite (employees) or `sauda create-admin`; here an admin changes
+    name, role, company and whether the account is active. The password hash is never shown or
+    edited, the email (the login, unique without regard to case) is not edited here, and users
+    are deactivated rather than deleted."""
+
+    can_create = False
+    can_delete = False
+    column_list = [User.id, User.email, User.full_name, User.role, User.company, User.is_active]
+    column_details_list = [
+        User.id,
+        User.email,
+        User.full_name,
+        User.role,
+        User.company,
+        User.is_active,
+        User.created_at,
+    ]
+    column_searchable_list = [User.email, User.full_name]
+    column_sortable_list = [User.id, User.email, User.full_name, User.role, User.is_active]
+    column_filters = [EnumFilter(User.role, Role), BooleanFilter(User.is_active)]
+    form_columns = [User.full_name, User.role, User.company, User.is_active]
+    form_ajax_refs = {"company": {"fields": ("name",), "order_by": "name"}}
+
+    async def on_model_change(
+        self, data: dict[str, Any], model: Any, is_created: bool, request: Request
+    ) -> None:
+        stays_admin = bool(data.get("is_active")) and data.get("role") == Role.admin
+        if model.id == current_admin(request).id and not stays_admin:
+            raise ValueError("You cannot demote or deactivate yourself; ask another administrator")
+
+
+class JobAdmin(SaudaView, model=Job):
+    """Worker jobs somebody started (read-only)."""
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = [
+        Job.id,
+        Job.name,
+        Job.status,
+        Job.attempts,
+        Job.user_id,
+        Job.created_at,
+        Job.finished_at,
+        Job.error,
+    ]
+    column_sortable_list = [Job.name, Job.status, Job.created_at, Job.finished_at]
+    column_default_sort = (Job.created_at, True)
+    column_filters = [EnumFilter(Job.status, JobStatus)]
+
+
+def _bound_to(view: type[SaudaView], app: FastAPI) -> type[SaudaView]:
+    # ModelViewMeta without `model=` makes a plain subclass that keeps the parent's model.
+    bound = types.new_class(view.__name__, (view,), exec_body=lambda ns: ns.update(sauda_app=app))
+    return cast(type[SaudaView], bound)
+
+
+def _views() -> Sequence[type[SaudaView]]:
+    from sauda.network.admin import views as network_views
+
+    # Users and jobs have no admin module of their own yet.
+    return [*network_views(), UserAdmin, JobAdmin]
 
 
 def mount_admin(app: FastAPI, settings: Settings) -> Admin:
-    from sauda.network.admin import views as network_views
-
     admin = Admin(
         app,
         session_maker=app.state.sessionmaker,
@@ -43,6 +252,6 @@ def mount_admin(app: FastAPI, settings: Settings) -> Admin:
         title="Sauda admin",
         base_url="/admin",
     )
-    for view in network_views():
-        admin.add_view(view)
+    for view in _views():
+        admin.add_view(_bound_to(view, app))
     return admin

@@ -131,7 +131,7 @@ async def test_company_with_employees_cannot_be_deleted(client: httpx.AsyncClien
 
 
 async def test_debt_is_read_only(client: httpx.AsyncClient, factory: Factory) -> None:
-    root, child = await factory.chain(2)
+    _, child = await factory.chain(2)
     headers = await factory.headers(await factory.admin())
     patch = await client.patch(f"/api/v1/companies/{child.id}", json={"debt": "0.00"}, headers=headers)
     create = await client.post("/api/v1/companies", json=COMPANY | {"debt": 10}, headers=headers)
@@ -153,7 +153,7 @@ async def test_debt_keeps_kopecks(client: httpx.AsyncClient, factory: Factory) -
 async def test_employee_edits_contacts_but_not_the_supplier(
     client: httpx.AsyncClient, factory: Factory
 ) -> None:
-    root, company = await factory.chain(2)
+    _, company = await factory.chain(2)
     employee = await factory.user(company)
     headers = await factory.headers(employee)
     ok = await client.patch(f"/api/v1/companies/{company.id}", json={"city": "Шымкент"}, headers=headers)

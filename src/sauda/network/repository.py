@@ -154,7 +154,10 @@ FROM ledger
 """
 
 # A uniform draw in whole kopecks from [lo, hi], drawn separately for every company.
-_DRAW = "round((CAST(:lo_kop AS int) + floor(random() * (CAST(:hi_kop AS int) - CAST(:lo_kop AS int) + 1)))::numeric / 100, 2)"
+_DRAW = (
+    "round((CAST(:lo_kop AS int) + floor(random() * (CAST(:hi_kop AS int) - CAST(:lo_kop AS int) + 1)))"
+    "::numeric / 100, 2)"
+)
 
 _DEBT_RUN_SHAPES: dict[DebtReason, tuple[str, str]] = {
     DebtReason.scheduled_increase: (_DRAW, "c.supplier_id IS NOT NULL"),
