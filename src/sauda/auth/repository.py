@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import Invite, RefreshToken, User
@@ -14,7 +14,8 @@ class UserRepository:
         return await self.session.get(User, user_id)
 
     async def by_email(self, email: str) -> User | None:
-        return await self.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+        # Emails are stored lower-cased, so the unique index serves this lookup.
+        return await self.session.scalar(select(User).where(User.email == email.lower()))
 
     async def add(self, user: User) -> User:
         self.session.add(user)
