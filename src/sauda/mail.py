@@ -15,6 +15,20 @@ TRANSIENT_SMTP_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def is_transient(exc: BaseException) -> bool:
+    """4xx replies and network trouble may pass; a 5xx reply (no such mailbox, rejected
+    message, bad login) will be the same on every try."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(_is_temporary(r.code) for r in exc.recipients)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return _is_temporary(exc.code)
+    return True
+
+
+def _is_temporary(code: int) -> bool:
+    return 400 <= code < 500
+
+
 @dataclass(frozen=True)
 class Attachment:
     filename: str

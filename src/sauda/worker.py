@@ -35,12 +35,20 @@ TaskFn = Callable[..., Awaitable[Any]]
 TASK_MODULES = ("sauda.network.tasks",)
 
 
+RetryPredicate = Callable[[BaseException], bool]
+
+
+def _always(_: BaseException) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class TaskDef:
     name: str
     fn: TaskFn
     retry_on: tuple[type[BaseException], ...]
     max_tries: int | None
+    retry_if: RetryPredicate = _always
 
 
 @dataclass(frozen=True)
@@ -55,12 +63,16 @@ _crons: list[CronDef] = []
 
 
 def task(
-    *, retry_on: tuple[type[BaseException], ...] = (), max_tries: int | None = None
+    *,
+    retry_on: tuple[type[BaseException], ...] = (),
+    retry_if: RetryPredicate = _always,
+    max_tries: int | None = None,
 ) -> Callable[[TaskFn], TaskFn]:
-    """Register a worker task. Exceptions in `retry_on` are retried with exponential backoff."""
+    """Register a worker task. Exceptions in `retry_on` for which `retry_if` holds are retried
+    with exponential backoff; the others fail the job at once."""
 
     def register(fn: TaskFn) -> TaskFn:
-        _tasks[fn.__name__] = TaskDef(fn.__name__, fn, retry_on, max_tries)
+        _tasks[fn.__name__] = TaskDef(fn.__name__, fn, retry_on, max_tries, retry_if)
         return fn
 
     return register
@@ -144,6 +156,9 @@ def _wrap(definition: TaskDef, settings: Settings) -> WorkerCoroutine:
         try:
             result = await definition.fn(ctx, *args, **kwargs)
         except definition.retry_on as exc:
+            if not definition.retry_if(exc):
+                await _fail(ctx, job_id, exc, "permanent failure: ")
+                raise
             if job_try < max_tries:
                 delay = backoff_seconds(job_try, settings)
                 log.warning("%s try %s failed (%r); retrying in %.1fs", definition.name, job_try, exc, delay)

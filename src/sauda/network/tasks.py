@@ -8,7 +8,7 @@ from typing import Any
 from sauda.auth.models import User
 from sauda.config import Settings
 from sauda.errors import NotFound
-from sauda.mail import TRANSIENT_SMTP_ERRORS, Attachment, build_message, send_email
+from sauda.mail import TRANSIENT_SMTP_ERRORS, Attachment, build_message, is_transient, send_email
 from sauda.network import service
 from sauda.network.models import Company
 from sauda.network.qr import QrFormat, render_qr
@@ -57,7 +57,7 @@ async def clear_debts_job(ctx: Context, company_ids: list[int], run_key: str) ->
     return _summary(result)
 
 
-@task(retry_on=TRANSIENT_SMTP_ERRORS)
+@task(retry_on=TRANSIENT_SMTP_ERRORS, retry_if=is_transient)
 async def email_company_qr(ctx: Context, company_id: int, user_id: int) -> dict[str, Any]:
     async with job_session(ctx) as session:
         company = await session.get(Company, company_id)
