@@ -20,7 +20,6 @@ from sqladmin import Admin, ModelView
 from sqladmin.authentication import AuthenticationBackend
 from sqladmin.filters import (
     AllUniqueStringValuesFilter,
-    BooleanFilter,
     StaticValuesFilter,
     get_column_obj,
 )
@@ -29,14 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from sauda.auth.models import Role, User
+from sauda.auth.models import User
 from sauda.auth.ratelimit import LoginLimiter
 from sauda.auth.repository import UserRepository
 from sauda.auth.service import authenticate
 from sauda.config import Settings
 from sauda.db import transaction
 from sauda.errors import PermissionDenied, TooManyRequests
-from sauda.jobs.models import Job, JobStatus
 
 ADMIN_USER_KEY = "admin_user_id"
 _REQUEST_ADMIN = "sauda_admin_user"
@@ -178,59 +176,6 @@ class SaudaView(ModelView):
         return settings
 
 
-class UserAdmin(SaudaView, model=User):
-    """Users are created by invite (employees) or `sauda create-admin`; here an admin changes
-    name, role, company and whether the account is active. The password hash is never shown or
-    edited, the email (the login, unique without regard to case) is not edited here, and users
-    are deactivated rather than deleted."""
-
-    can_create = False
-    can_delete = False
-    column_list = [User.id, User.email, User.full_name, User.role, User.company, User.is_active]
-    column_details_list = [
-        User.id,
-        User.email,
-        User.full_name,
-        User.role,
-        User.company,
-        User.is_active,
-        User.created_at,
-    ]
-    column_searchable_list = [User.email, User.full_name]
-    column_sortable_list = [User.id, User.email, User.full_name, User.role, User.is_active]
-    column_filters = [EnumFilter(User.role, Role), BooleanFilter(User.is_active)]
-    form_columns = [User.full_name, User.role, User.company, User.is_active]
-    form_ajax_refs = {"company": {"fields": ("name",), "order_by": "name"}}
-
-    async def on_model_change(
-        self, data: dict[str, Any], model: Any, is_created: bool, request: Request
-    ) -> None:
-        stays_admin = bool(data.get("is_active")) and data.get("role") == Role.admin
-        if model.id == current_admin(request).id and not stays_admin:
-            raise ValueError("You cannot demote or deactivate yourself; ask another administrator")
-
-
-class JobAdmin(SaudaView, model=Job):
-    """Worker jobs somebody started (read-only)."""
-
-    can_create = False
-    can_edit = False
-    can_delete = False
-    column_list = [
-        Job.id,
-        Job.name,
-        Job.status,
-        Job.attempts,
-        Job.user_id,
-        Job.created_at,
-        Job.finished_at,
-        Job.error,
-    ]
-    column_sortable_list = [Job.name, Job.status, Job.created_at, Job.finished_at]
-    column_default_sort = (Job.created_at, True)
-    column_filters = [EnumFilter(Job.status, JobStatus)]
-
-
 def _bound_to(view: type[SaudaView], app: FastAPI) -> type[SaudaView]:
     # ModelViewMeta without `model=` makes a plain subclass that keeps the parent's model.
     bound = types.new_class(view.__name__, (view,), exec_body=lambda ns: ns.update(sauda_app=app))
@@ -238,9 +183,10 @@ def _bound_to(view: type[SaudaView], app: FastAPI) -> type[SaudaView]:
 
 
 def _views() -> Sequence[type[SaudaView]]:
+    from sauda.auth.admin import UserAdmin
+    from sauda.jobs.admin import JobAdmin
     from sauda.network.admin import views as network_views
 
-    # Users and jobs have no admin module of their own yet.
     return [*network_views(), UserAdmin, JobAdmin]
 
 

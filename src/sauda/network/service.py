@@ -45,12 +45,13 @@ async def update_company(
             )
     _refuse_nulls(changes, exempt={"supplier_id"})
     supplier_changed = "supplier_id" in changes and changes["supplier_id"] != company.supplier_id
+    kind_changed = "kind" in changes and changes["kind"] != company.kind
     new_supplier = changes.pop("supplier_id", company.supplier_id)
     for field, value in changes.items():
         setattr(company, field, value)
     if company.kind is CompanyKind.factory and company.debt > 0:
         raise InvalidInput.for_field("kind", "a factory has no debt; clear the debt first")
-    if supplier_changed or "kind" in changes:
+    if supplier_changed or kind_changed:
         await change_supplier(session, company, new_supplier)
     await session.flush()
     return company
