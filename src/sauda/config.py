@@ -14,6 +14,10 @@ class DatabaseSettings(BaseModel):
     url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/sauda"
     pool_size: int = 10
     max_overflow: int = 10
+    # A ping per checkout costs a round trip on every request; without it a connection broken
+    # by a database restart fails one request. Turn it on behind proxies that drop idle links.
+    pool_pre_ping: bool = False
+    pool_recycle_seconds: int = 1800
     echo: bool = False
 
 

@@ -50,7 +50,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.database.url,
         pool_size=settings.database.pool_size,
         max_overflow=settings.database.max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.database.pool_pre_ping,
+        pool_recycle=settings.database.pool_recycle_seconds,
         echo=settings.database.echo,
     )
 

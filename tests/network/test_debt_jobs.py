@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 
 from arq.connections import ArqRedis
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.config import Settings
-from sauda.network.models import Company, DebtEntry, DebtReason
+from sauda.network.models import COMPANIES_STORAGE, Company, DebtEntry, DebtReason
 from sauda.network.service import decrease_slot, increase_slot
 from sauda.network.tasks import decrease_debts, increase_debts, scheduled_at
 from sauda.worker import cron_jobs
@@ -156,3 +156,13 @@ def test_slots_are_computed_in_business_time(settings: Settings) -> None:
     assert decrease_slot(moment.replace(hour=6, minute=30)) == moment.replace(hour=6, minute=30)
     ctx = {"settings": settings, "job_id": _cron_job_id("increase_debts", SLOT)}
     assert scheduled_at(ctx) == SLOT
+
+
+async def test_companies_table_leaves_room_for_in_place_debt_updates(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        options = await session.scalar(
+            text("SELECT reloptions FROM pg_class WHERE oid = 'companies'::regclass")
+        )
+    assert dict(option.split("=") for option in options) == COMPANIES_STORAGE

@@ -176,5 +176,7 @@ class DebtRepository:
     async def apply_run(self, run_key: str, reason: DebtReason, **params: Any) -> DebtRunResult:
         delta, where = _DEBT_RUN_SHAPES[reason]
         sql = text(_DEBT_RUN_SQL.format(delta=delta, where=where))
+        # The run joins every company with a supplier; the default 4 MB spills that to disk.
+        await self.session.execute(text("SET LOCAL work_mem = '64MB'"))
         row = (await self.session.execute(sql, {"run_key": run_key, "reason": reason.value, **params})).one()
         return DebtRunResult(claimed=bool(row.claimed), companies=row.companies, total=row.total)
