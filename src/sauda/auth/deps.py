@@ -13,7 +13,7 @@ from sauda.auth.models import ClientScope, IntegrationClient, User
 from sauda.auth.ratelimit import LoginLimiter
 from sauda.auth.repository import UserRepository
 from sauda.config import Settings
-from sauda.db import SessionDep, transaction
+from sauda.db import SessionDep
 from sauda.errors import NotAuthenticated, PermissionDenied
 from sauda.security import decode_token
 from sauda.tenancy import Scope
@@ -114,7 +114,7 @@ class Caller:
 
 
 async def _client(
-    request: Request, session: AsyncSession, basic: HTTPBasicCredentials | None, api_key: str | None
+    session: AsyncSession, basic: HTTPBasicCredentials | None, api_key: str | None
 ) -> IntegrationClient:
     if basic is not None:
         client = await service.authenticate_client(session, login=basic.username, secret=basic.password)
@@ -126,9 +126,7 @@ async def _client(
         raise _client_challenge("Unknown or revoked integration client, or wrong secret")
     now = datetime.now(UTC)
     if service.client_needs_touch(client, now):
-        # Its own short transaction: the request's may run long or roll back.
-        async with transaction(request.app.state.sessionmaker) as own:
-            await service.touch_client(own, client.id, now)
+        await service.touch_client(session, client.id, now)
     return client
 
 
@@ -136,7 +134,6 @@ def admin_or_client(scope: ClientScope) -> Callable[..., Awaitable[Caller]]:
     """A dependency letting in admins (Bearer JWT) and active clients holding `scope`."""
 
     async def dependency(
-        request: Request,
         session: SessionDep,
         settings: SettingsDep,
         token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -148,7 +145,7 @@ def admin_or_client(scope: ClientScope) -> Callable[..., Awaitable[Caller]]:
             if not user.is_admin:
                 raise PermissionDenied(f"Only administrators and {scope} integration clients may do this")
             return Caller(user=user)
-        client = await _client(request, session, basic, api_key)
+        client = await _client(session, basic, api_key)
         if not client.has_scope(scope):
             raise PermissionDenied(f"This integration client lacks the {scope} scope")
         return Caller(client=client)
