@@ -129,7 +129,9 @@ async def test_participant_is_busy_when_organizing(client: httpx.AsyncClient, bo
     assert (await invite(client, bot, C, B, "12:59")).status_code == 409
 
 
-async def test_adjacent_slots_and_other_people_are_fine(client: httpx.AsyncClient, bot: dict[str, str]) -> None:
+async def test_adjacent_slots_and_other_people_are_fine(
+    client: httpx.AsyncClient, bot: dict[str, str]
+) -> None:
     await created(client, bot, A, B, "12:00")
     await created(client, bot, A, C, "13:00")  # starts when the first ends
     await created(client, bot, C, B, "11:00")  # ends when the first starts
@@ -186,7 +188,9 @@ async def test_event_link_has_no_foreign_key(client: httpx.AsyncClient, bot: dic
     assert kept.json()["event_id"] == event_id
 
 
-async def test_list_filters_by_person_status_and_dates(client: httpx.AsyncClient, bot: dict[str, str]) -> None:
+async def test_list_filters_by_person_status_and_dates(
+    client: httpx.AsyncClient, bot: dict[str, str]
+) -> None:
     first = await created(client, bot, A, B, "09:00")
     await created(client, bot, C, A, "10:00")
     await created(client, bot, C, D, "11:00", date="2030-03-15")
@@ -288,7 +292,9 @@ async def test_the_database_refuses_double_booking_written_with_plain_sql(
         await session.rollback()
 
 
-async def test_rescheduling_with_plain_sql_is_checked_too(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_rescheduling_with_plain_sql_is_checked_too(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     async with sessionmaker() as session:
         for organizer, at in ((A, dt.time(10)), (B, dt.time(12))):
             await session.execute(
