@@ -5,8 +5,8 @@ The calendar is not tenant-owned: Telegram ids are global and the bot is one per
 (admins and integration clients with the `calendar` scope see all of it).
 """
 
-import enum
 import datetime as dt
+import enum
 
 from sqlalchemy import (
     BigInteger,
