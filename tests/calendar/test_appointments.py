@@ -309,3 +309,29 @@ async def test_rescheduling_with_plain_sql_is_checked_too(
                 text("UPDATE appointments SET time = TIME '11:30' WHERE organizer_tg_id = :o"), {"o": A}
             )
         await session.rollback()
+
+
+async def test_concurrent_confirm_and_decline_cannot_both_win(
+    client: httpx.AsyncClient, bot: dict[str, str]
+) -> None:
+    for _ in range(5):
+        appointment_id = await created(client, bot, A, B)
+        confirm, decline = await asyncio.gather(
+            move(client, bot, appointment_id, "confirm"), move(client, bot, appointment_id, "decline")
+        )
+        assert sorted((confirm.status_code, decline.status_code)) == [200, 409]
+        final = (await client.get(f"{URL}/{appointment_id}", headers=bot)).json()["status"]
+        winner = confirm if confirm.status_code == 200 else decline
+        assert final == winner.json()["status"]
+        await move(client, bot, appointment_id, "cancel")  # frees the slot for the next round
+
+
+async def test_free_query_validation_names_the_field(client: httpx.AsyncClient, bot: dict[str, str]) -> None:
+    url = f"/api/v1/calendar/users/{A}/free"
+    missing = await client.get(url, params={"time": "12:00"}, headers=bot)
+    assert missing.status_code == 422
+    assert [f["field"] for f in missing.json()["fields"]] == ["date"]
+    long = await client.get(url, params={"date": DAY, "time": "12:00", "duration_minutes": 0}, headers=bot)
+    assert [f["field"] for f in long.json()["fields"]] == ["duration_minutes"]
+    bad_id = await client.get("/api/v1/calendar/users/0/busy", headers=bot)
+    assert [f["field"] for f in bad_id.json()["fields"]] == ["tg_id"]
