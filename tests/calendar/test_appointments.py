@@ -167,6 +167,8 @@ async def test_invite_validation_names_the_field(client: httpx.AsyncClient, bot:
         ({"organizer_tg_id": 0}, "organizer_tg_id"),
         ({"event_id": 12345}, "event_id"),
         ({"status": "confirmed"}, "status"),
+        ({"date": None}, "date"),
+        ({"time": None}, "time"),
     ]
     for extra, field in cases:
         body = {"organizer_tg_id": A, "participant_tg_id": B, "date": DAY, "time": "12:00"} | extra
@@ -182,7 +184,13 @@ async def test_event_link_has_no_foreign_key(client: httpx.AsyncClient, bot: dic
         headers=bot,
     )
     event_id = event.json()["id"]
-    appointment_id = await created(client, bot, A, B, event_id=event_id)
+    # The seed's "invite for an event": date and time come from the event.
+    body = {"organizer_tg_id": A, "participant_tg_id": B, "event_id": event_id}
+    response = await client.post(URL, json=body, headers=bot)
+    assert response.status_code == 201, response.text
+    assert (response.json()["date"], response.json()["time"]) == (DAY, "12:00:00")
+    appointment_id = response.json()["id"]
+    assert (await client.post(URL, json=body | {"participant_tg_id": C}, headers=bot)).status_code == 409
     assert (await client.delete(f"/api/v1/calendar/events/{event_id}", headers=bot)).status_code == 204
     kept = await client.get(f"{URL}/{appointment_id}", headers=bot)
     assert kept.json()["event_id"] == event_id

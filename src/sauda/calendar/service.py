@@ -115,15 +115,21 @@ async def invite(session: AsyncSession, settings: Settings, data: AppointmentIn)
 
     The check first gives a precise answer; the exclusion constraint then settles races: of
     concurrent invites for one slot the database lets exactly one through."""
-    start, end = span(data.date, data.time, data.duration_minutes)
+    values = data.model_dump()
+    if data.event_id is not None:
+        event = await EventRepository(session).find(data.event_id)
+        if event is None:
+            raise InvalidInput.for_field("event_id", f"event {data.event_id} does not exist")
+        # The seed's invite for an event: the meeting is at the event's date and time.
+        values["date"] = data.date or event.date
+        values["time"] = data.time or event.time
+    start, end = span(values["date"], values["time"], data.duration_minutes)
     if start < datetime.now(settings.tz).replace(tzinfo=None):
         raise InvalidInput.for_field("date", "the appointment would start in the past")
-    if data.event_id is not None and not await EventRepository(session).exists(data.event_id):
-        raise InvalidInput.for_field("event_id", f"event {data.event_id} does not exist")
     appointments = AppointmentRepository(session)
     people = [data.organizer_tg_id, data.participant_tg_id]
     await _refuse_busy(appointments, people, start, end)
-    appointment = Appointment(**data.model_dump(), status=AppointmentStatus.pending)
+    appointment = Appointment(**values, status=AppointmentStatus.pending)
     try:
         async with session.begin_nested():
             await appointments.add(appointment)
