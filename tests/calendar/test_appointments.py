@@ -3,6 +3,7 @@ database refusing double booking under real concurrency."""
 
 import asyncio
 import datetime as dt
+import itertools
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.calendar.models import Appointment, AppointmentSlot
+from sauda.calendar.repository import AppointmentRepository
 
 URL = "/api/v1/calendar/appointments"
 DAY = "2030-03-14"
@@ -284,6 +286,35 @@ async def test_twenty_concurrent_invites_for_one_slot_give_one_appointment(
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Appointment)) == 1
         assert await session.scalar(select(func.count()).select_from(AppointmentSlot)) == 2
+
+
+async def test_the_database_settles_invites_that_all_passed_the_service_check(
+    client: httpx.AsyncClient,
+    bot: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Holds the first ten busy checks until all ten have read "free", so those invites reach
+    the INSERT together and only the exclusion constraint can refuse them."""
+    racers = 10
+    barrier = asyncio.Barrier(racers)
+    calls = itertools.count()
+    check = AppointmentRepository.busy
+
+    async def gated(self: AppointmentRepository, *args: Any) -> Any:
+        rows = await check(self, *args)
+        if next(calls) < racers:
+            await asyncio.wait_for(barrier.wait(), timeout=30)
+        return rows
+
+    monkeypatch.setattr(AppointmentRepository, "busy", gated)
+    responses = await asyncio.gather(*(invite(client, bot, 3000 + n, A, f"12:{n:02}") for n in range(20)))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 19
+    assert {r.json()["error"] for r in responses if r.status_code == 409} == {"busy"}
+    # Every refusal by the constraint re-reads who is busy: at least nine such extra checks.
+    assert next(calls) >= 20 + racers - 1
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Appointment)) == 1
 
 
 async def test_the_database_refuses_double_booking_written_with_plain_sql(

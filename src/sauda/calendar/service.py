@@ -1,6 +1,7 @@
 """Business rules of the bot's calendar. Flushes, never commits."""
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,14 +116,7 @@ async def invite(session: AsyncSession, settings: Settings, data: AppointmentIn)
 
     The check first gives a precise answer; the exclusion constraint then settles races: of
     concurrent invites for one slot the database lets exactly one through."""
-    values = data.model_dump()
-    if data.event_id is not None:
-        event = await EventRepository(session).find(data.event_id)
-        if event is None:
-            raise InvalidInput.for_field("event_id", f"event {data.event_id} does not exist")
-        # The seed's invite for an event: the meeting is at the event's date and time.
-        values["date"] = data.date or event.date
-        values["time"] = data.time or event.time
+    values = await _with_event_time(session, data)
     start, end = span(values["date"], values["time"], data.duration_minutes)
     if start < datetime.now(settings.tz).replace(tzinfo=None):
         raise InvalidInput.for_field("date", "the appointment would start in the past")
@@ -142,8 +136,20 @@ async def invite(session: AsyncSession, settings: Settings, data: AppointmentIn)
     return appointment
 
 
+async def _with_event_time(session: AsyncSession, data: AppointmentIn) -> dict[str, Any]:
+    """The appointment's columns; the seed's invite for an event takes the event's date and time."""
+    values = data.model_dump()
+    if data.event_id is None:
+        return values
+    event = await EventRepository(session).find(data.event_id)
+    if event is None:
+        raise InvalidInput.for_field("event_id", f"event {data.event_id} does not exist")
+    return values | {"date": data.date or event.date, "time": data.time or event.time}
+
+
 def _is_double_booking(exc: IntegrityError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) == _EXCLUSION_VIOLATION or NO_DOUBLE_BOOKING in str(exc.orig)
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate == _EXCLUSION_VIOLATION and NO_DOUBLE_BOOKING in str(exc.orig)
 
 
 async def _refuse_busy(
