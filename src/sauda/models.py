@@ -3,6 +3,7 @@
 from sauda.auth.models import Invite, RefreshToken, Role, User
 from sauda.db import Base
 from sauda.jobs.models import Job, JobStatus
+from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, DebtRun, Product
 
 __all__ = [
@@ -15,8 +16,12 @@ __all__ = [
     "Invite",
     "Job",
     "JobStatus",
+    "KaspiOffer",
+    "KaspiStore",
+    "OfferState",
     "Product",
     "RefreshToken",
     "Role",
+    "StoreStatus",
     "User",
 ]
