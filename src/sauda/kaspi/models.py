@@ -9,7 +9,6 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
-    Integer,
     Numeric,
     String,
     Text,
@@ -92,9 +91,7 @@ class KaspiOffer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     store_id: Mapped[int] = mapped_column(ForeignKey("kaspi_stores.id", ondelete="CASCADE"), index=True)
-    product_id: Mapped[int | None] = mapped_column(
-        ForeignKey("products.id", ondelete="SET NULL"), index=True
-    )
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
     sku: Mapped[str] = mapped_column(String(128))
     master_sku: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(500), default="")
