@@ -185,9 +185,10 @@ def _bound_to(view: type[SaudaView], app: FastAPI) -> type[SaudaView]:
 def _views() -> Sequence[type[SaudaView]]:
     from sauda.auth.admin import UserAdmin
     from sauda.jobs.admin import JobAdmin
+    from sauda.kaspi.admin import views as kaspi_views
     from sauda.network.admin import views as network_views
 
-    return [*network_views(), UserAdmin, JobAdmin]
+    return [*network_views(), *kaspi_views(), UserAdmin, JobAdmin]
 
 
 def mount_admin(app: FastAPI, settings: Settings) -> Admin:

@@ -16,7 +16,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Response as PageResponse
 
 from sauda.config import Settings
-from sauda.kaspi.errors import KaspiBlocked, KaspiError, KaspiLoginFailed, KaspiUnavailable
+from sauda.kaspi.errors import KaspiBlocked, KaspiError, KaspiUnavailable
 from sauda.kaspi.http import StoredCookies
 from sauda.kaspi.login import LoginStep, login_error, phone_mask
 
@@ -88,12 +88,10 @@ class BrowserLogin:
             await page.fill("#user_email_field", email)
             await _click_primary(page)
             await page.fill("#password_field", password)
-            body = await _submit(page)
-            if not body.get("redirectUrl"):
-                await page.locator("#sms_code_field").wait_for(state="visible")
-                return LoginStep(False, await _cookies(context))
-            await page.locator("nav.navbar").wait_for()
-            return LoginStep(True, await _cookies(context))
+            await _submit(page)
+            cabinet, code_field = page.locator("nav.navbar"), page.locator("#sms_code_field:visible")
+            await cabinet.or_(code_field).first.wait_for()
+            return LoginStep(await cabinet.count() > 0, await _cookies(context))
 
     async def phone(self, phone: str) -> LoginStep:
         masked = phone_mask(phone)
@@ -126,20 +124,21 @@ async def _click_primary(page: Page) -> None:
     await page.locator(".button.is-primary:visible").first.click()
 
 
-async def _submit(page: Page) -> dict[str, Any]:
-    """Click the visible primary button and read the login step's JSON answer."""
+async def _submit(page: Page) -> None:
+    """Click the visible primary button; a refused login step raises with Kaspi's error code.
+    (A successful answer's body may be gone already: the page navigates on at once.)"""
     async with page.expect_response(lambda r: "/api/p/login" in r.url) as info:
         await _click_primary(page)
     response: PageResponse = await info.value
-    try:
-        body = await response.json()
-    except (PlaywrightError, ValueError):
-        body = None
-    if response.status != 200:
-        raise login_error(response.status, body)
-    if not isinstance(body, dict):
-        raise KaspiLoginFailed("Kaspi's login answered with something other than data")
-    return body
+    if response.status == 200:
+        return
+    body: Any = None
+    if "json" in (await response.all_headers()).get("content-type", ""):
+        try:
+            body = await response.json()
+        except (PlaywrightError, ValueError):
+            body = None
+    raise login_error(response.status, body)
 
 
 async def _cookies(context: BrowserContext) -> StoredCookies:

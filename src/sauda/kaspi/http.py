@@ -77,7 +77,7 @@ async def call_with_retries(settings: KaspiSettings, send: Callable[[], Awaitabl
     """`send` with backoff and jitter on timeouts, connection errors and 5xx (KaspiUnavailable)."""
     retrying = AsyncRetrying(
         stop=stop_after_attempt(max(settings.retries, 1)),
-        wait=wait_exponential_jitter(initial=settings.retry_base_seconds, max=10),
+        wait=wait_exponential_jitter(multiplier=settings.retry_base_seconds, max=10),
         retry=retry_if_exception_type(KaspiUnavailable),
         reraise=True,
     )
