@@ -72,7 +72,7 @@ async def test_a_429_locks_the_store_for_the_lock_period(
     # the locked store is left alone: nothing more reaches Kaspi, not even reads
     before = sandbox.requests["cabinet"]
     assert (await _push(kaspi, ids[0])).status_code == 429
-    assert (await kaspi.call("POST", f"/offers/batch-disable", json={"offer_ids": ids})).status_code == 429
+    assert (await kaspi.call("POST", "/offers/batch-disable", json={"offer_ids": ids})).status_code == 429
     assert sandbox.requests["cabinet"] == before
     assert (await stored(factory, store["id"])).locked_until is not None
 

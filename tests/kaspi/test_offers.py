@@ -113,7 +113,9 @@ async def test_offer_filters(kaspi: Kaspi, sandbox: SandboxState, run_worker: Ru
     assert len(paged.json()["items"]) == 5
 
 
-async def test_push_price(kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, factory: Factory) -> None:
+async def test_push_price(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, factory: Factory
+) -> None:
     store = await kaspi.logged_in_store()
     await _sync(kaspi, store["id"], run_worker)
     offer = (await _offers(kaspi, state="on_sale", limit=1))["items"][0]
@@ -185,7 +187,9 @@ async def test_batch_disable_and_enable(
     merchant = sandbox.merchant()
     assert not any(merchant.offers[o["sku"]].on_sale for o in on_sale)
     async with factory.sessionmaker() as session:
-        pushed = (await session.scalars(select(KaspiOffer.pushed_available).where(KaspiOffer.id.in_(ids)))).all()
+        pushed = (
+            await session.scalars(select(KaspiOffer.pushed_available).where(KaspiOffer.id.in_(ids)))
+        ).all()
     assert set(pushed) == {False}
 
     job = await _sync(kaspi, store["id"], run_worker)

@@ -20,7 +20,9 @@ async def test_store_crud(kaspi: Kaspi) -> None:
     assert "session_encrypted" not in created
     store_id = created["id"]
 
-    changed = await kaspi.call("PATCH", f"/stores/{store_id}", json={"name": "Электроника", "sync_enabled": False})
+    changed = await kaspi.call(
+        "PATCH", f"/stores/{store_id}", json={"name": "Электроника", "sync_enabled": False}
+    )
     assert changed.status_code == 200, changed.text
     assert (changed.json()["name"], changed.json()["sync_enabled"]) == ("Электроника", False)
 
@@ -101,11 +103,15 @@ async def test_every_kaspi_route_of_another_company_is_404(
     bodies = {"price": {"price": 100}, "login": {"email": EMAIL, "password": "x"}, "code": {"code": "1234"}}
     for method, path in routes:
         url = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
-        body = next((b for key, b in bodies.items() if path.endswith(key) or key in path.rsplit("/", 1)[-1]), {})
+        body = next(
+            (b for key, b in bodies.items() if path.endswith(key) or key in path.rsplit("/", 1)[-1]), {}
+        )
         response = await client.request(method, url, json=body, headers=headers)
         assert response.status_code == 404, f"{method} {path}: {response.status_code} {response.text}"
     for path in ("/offers/batch-disable", "/offers/batch-enable"):
-        response = await client.post(f"/api/v1/kaspi{path}", json={"offer_ids": [offer["id"]]}, headers=headers)
+        response = await client.post(
+            f"/api/v1/kaspi{path}", json={"offer_ids": [offer["id"]]}, headers=headers
+        )
         assert response.status_code == 404
     assert (await client.get("/api/v1/kaspi/offers", headers=headers)).json()["total"] == 0
     assert (await client.get("/api/v1/kaspi/stores", headers=headers)).json()["total"] == 0

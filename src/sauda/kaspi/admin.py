@@ -1,9 +1,20 @@
 """sqladmin views of Kaspi: stores (status and why they need a login; secrets never shown), offers."""
 
-from sqladmin.filters import OperationColumnFilter
+from typing import Any
 
-from sauda.admin import EnumFilter, SaudaView
+from sqladmin.filters import OperationColumnFilter
+from starlette.requests import Request
+
+from sauda.admin import EnumFilter, SaudaView, validated
+from sauda.kaspi import service
+from sauda.kaspi.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
+from sauda.kaspi.repository import StoreRepository
+from sauda.kaspi.schemas import StoreUpdate
+from sauda.tenancy import Scope
+
+_SECRETS = [KaspiStore.session_encrypted, KaspiStore.credentials_encrypted]
+_STORE_FIELDS = ("name", "city_id", "sync_enabled")
 
 
 class KaspiStoreAdmin(SaudaView, model=KaspiStore):
@@ -24,12 +35,28 @@ class KaspiStoreAdmin(SaudaView, model=KaspiStore):
         KaspiStore.last_synced_at,
         KaspiStore.last_sync_error,
     ]
-    column_details_exclude_list = [KaspiStore.session_encrypted, KaspiStore.credentials_encrypted]
+    column_details_exclude_list = _SECRETS
+    column_export_exclude_list = _SECRETS
     column_searchable_list = [KaspiStore.name, KaspiStore.merchant_uid]
     column_sortable_list = [KaspiStore.id, KaspiStore.name, KaspiStore.status, KaspiStore.last_synced_at]
     column_default_sort = (KaspiStore.name, False)
     column_filters = [EnumFilter(KaspiStore.status, StoreStatus)]
     form_columns = [KaspiStore.name, KaspiStore.city_id, KaspiStore.sync_enabled]
+
+    def _gateway(self) -> KaspiGateway:
+        state = self.sauda_app.state
+        return KaspiGateway(self.sauda_settings(), state.redis)
+
+    async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        async with self.unit_of_work() as session:
+            store = await StoreRepository(session, Scope.everything()).get(int(pk))
+            values = {f: data.get(f) for f in _STORE_FIELDS if getattr(store, f) != data.get(f)}
+            return await service.update_store(session, store, validated(StoreUpdate, values))
+
+    async def delete_model(self, request: Request, pk: Any) -> None:
+        async with self.unit_of_work() as session:
+            store = await StoreRepository(session, Scope.everything()).get(int(pk))
+            await service.delete_store(session, self._gateway(), store)
 
 
 class KaspiOfferAdmin(SaudaView, model=KaspiOffer):
