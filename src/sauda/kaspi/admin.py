@@ -13,7 +13,7 @@ from sauda.kaspi.repository import StoreRepository
 from sauda.kaspi.schemas import StoreUpdate
 from sauda.tenancy import Scope
 
-_SECRETS = [KaspiStore.session_encrypted, KaspiStore.credentials_encrypted]
+_SECRETS: list[Any] = [KaspiStore.session_encrypted, KaspiStore.credentials_encrypted]
 _STORE_FIELDS = ("name", "city_id", "sync_enabled")
 
 
