@@ -106,7 +106,6 @@ class KaspiSettings(BaseModel):
     page_size: int = 100
     batch_size: int = 100
     default_city_id: str = "750000000"
-    sync_minute: int = 17
 
 
 class Settings(BaseSettings):

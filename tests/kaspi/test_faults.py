@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sauda.config import KaspiSettings
 from sauda.kaspi.sandbox import SandboxState
 from sauda.kaspi.tasks import sync_kaspi_stores
+from sauda.worker import cron_jobs
 from tests.conftest import RunWorker
 from tests.factories import Factory
 from tests.kaspi.conftest import UID, Kaspi, stored
@@ -258,3 +259,8 @@ async def test_hourly_sync_covers_active_stores_only(
     assert idle["status"] == "new"
     sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     assert sessionmaker is not None
+
+
+def test_sync_runs_hourly_at_minute_17(settings: Any) -> None:
+    schedules = {job.name: (job.hour, job.minute) for job in cron_jobs(settings)}
+    assert schedules["cron:sync_kaspi_stores"] == (None, 17)
