@@ -299,3 +299,17 @@ async def test_secrets_never_leave_the_database_readable(kaspi: Kaspi, factory: 
 
 def test_settings_fixture_points_at_the_sandbox(kaspi_settings: KaspiSettings) -> None:
     assert kaspi_settings.auth_url.endswith("/idmc")
+
+
+async def test_a_login_without_remembering_forgets_the_old_password(kaspi: Kaspi) -> None:
+    store = await kaspi.logged_in_store(remember_credentials=True)
+    again = await kaspi.login(store["id"])
+    assert again.json()["store"]["has_credentials"] is False
+
+
+async def test_an_sms_login_keeps_the_remembered_password(kaspi: Kaspi, sandbox: SandboxState) -> None:
+    store = await kaspi.logged_in_store(remember_credentials=True)
+    await kaspi.call("POST", f"/stores/{store['id']}/login/sms/start", json={"phone": PHONE})
+    code = sandbox.last_code(MASKED_PHONE)
+    done = await kaspi.call("POST", f"/stores/{store['id']}/login/sms/verify", json={"code": code})
+    assert done.json()["store"]["has_credentials"] is True

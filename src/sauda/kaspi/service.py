@@ -35,6 +35,7 @@ from sauda.network.repository import CompanyRepository
 from sauda.tenancy import Scope
 
 T = TypeVar("T")
+_KEEP = object()  # leave the stored password as it is
 MAX_PAGES = 1000
 
 
@@ -164,7 +165,9 @@ async def verify_code(
             else:
                 step = await login.email_code(pending["email"], code)
         await gateway.drop_pending(store.id)
-        await _open_session(session, gateway, store, step.cookies, credentials=pending.get("credentials"))
+        # An email login remembers the password only if asked to; an SMS login leaves it as it was.
+        remembered = pending.get("credentials") if kind == "email" else _KEEP
+        await _open_session(session, gateway, store, step.cookies, credentials=remembered)
         return LoginResult(True)
 
 
@@ -174,7 +177,7 @@ async def _open_session(
     store: KaspiStore,
     cookies: StoredCookies,
     *,
-    credentials: dict[str, str] | None,
+    credentials: dict[str, str] | object | None,
 ) -> None:
     """Probe the new cookies (`/s/m`), bind the store to its merchant and store them encrypted."""
     async with gateway.cabinet(store, cookies) as cabinet:
@@ -191,8 +194,8 @@ async def _open_session(
     merchant = next(m for m in merchants if str(m["uid"]) == uid)
     store.merchant_uid, store.merchant_name = uid, str(merchant.get("name") or "") or None
     store.session_encrypted = gateway.encrypt(cookies)
-    if credentials is not None:
-        store.credentials_encrypted = gateway.encrypt(credentials)
+    if credentials is not _KEEP:
+        store.credentials_encrypted = gateway.encrypt(credentials) if credentials else None
     store.status, store.status_reason = StoreStatus.active, None
     store.logged_in_at = store.session_checked_at = now()
     await session.flush()
@@ -213,11 +216,11 @@ async def _relogin(session: AsyncSession, gateway: KaspiGateway, store: KaspiSto
                     "kind": "email",
                     "email": secret["email"],
                     "cookies": step.cookies,
-                    "credentials": None,
+                    "credentials": secret,
                 }
                 await gateway.save_pending(store.id, pending)
                 raise KaspiCodeRequired("Kaspi asks for the code it e-mailed; submit it at .../login/code")
-            await _open_session(session, gateway, store, step.cookies, credentials=None)
+            await _open_session(session, gateway, store, step.cookies, credentials=secret)
     except (KaspiWrongCredentials, KaspiCodeRequired) as exc:
         if isinstance(exc, KaspiWrongCredentials):
             store.credentials_encrypted = None
