@@ -96,6 +96,8 @@ class KaspiSettings(BaseModel):
     pricefeed_changes_per_window: int = 250
     pricefeed_window_seconds: int = 1800
     lock_seconds: int = 1800
+    # Cabinet reads (offer pages, session checks) per merchant account.
+    cabinet_per_second: float = 5.0
     # Per outgoing IP on the public storefront: ~15/s earns a 403 for ~10 s.
     storefront_per_second: float = 10.0
     storefront_cooldown_seconds: int = 10

@@ -65,6 +65,7 @@ def kaspi_settings(settings: Settings, sandbox: SandboxState, sandbox_url: str) 
         retry_base_seconds=0.01,
         pricefeed_per_second=20,
         storefront_per_second=50,
+        cabinet_per_second=50,
         page_size=20,
     )
     yield settings.kaspi

@@ -69,8 +69,8 @@ class CabinetClient:
             raise KaspiError("The store has no merchant id yet: log in first")
         return self.merchant_uid
 
-    async def _request(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
-        if self.merchant_uid:
+    async def _request(self, method: str, path: str, what: str, *, paced: bool = True, **kwargs: Any) -> Any:
+        if self.merchant_uid and paced:
             await self.limiter.cabinet_slot(self.merchant_uid)
 
         async def send() -> httpx.Response:
@@ -130,13 +130,19 @@ class CabinetClient:
     async def push(self, item: dict[str, Any]) -> str:
         """One offer's price/availability; Kaspi applies it a little later. Returns the upload id."""
         await self.limiter.pricefeed_slot(self.uid, 1)
-        body = await self._request("POST", "/pricefeed/upload/merchant/process", "price update", json=item)
+        body = await self._request(
+            "POST", "/pricefeed/upload/merchant/process", "price update", paced=False, json=item
+        )
         return _upload_id(body)
 
     async def push_batch(self, items: list[dict[str, Any]]) -> str:
         await self.limiter.pricefeed_slot(self.uid, len(items))
         body = await self._request(
-            "POST", "/pricefeed/upload/merchant/process/process/batch", "batch update", json=items
+            "POST",
+            "/pricefeed/upload/merchant/process/process/batch",
+            "batch update",
+            paced=False,
+            json=items,
         )
         return _upload_id(body)
 

@@ -87,8 +87,9 @@ class KaspiLimiter:
             )
 
     async def cabinet_slot(self, merchant_uid: str) -> None:
-        """Reads of the cabinet: never while the account is locked."""
+        """Reads of the cabinet: paced too, and never while the account is locked."""
         await self.ensure_unlocked(merchant_uid)
+        await self._space(f"{_PREFIX}:cabinet:{merchant_uid}", self.settings.cabinet_per_second)
 
     # --- storefront (per outgoing IP) ----------------------------------------------------------
     async def storefront_slot(self, ip_key: str) -> None:
