@@ -42,7 +42,7 @@ async def test_pricefeed_rate_is_kept_across_concurrent_requests(
 ) -> None:
     await _synced_store(kaspi, run_worker)
     ids = await _offer_ids(kaspi, 6)
-    kaspi_settings.pricefeed_per_second = 2.5  # Kaspi (the sandbox) locks above 3 per second
+    kaspi_settings.pricefeed_per_second = 2  # Kaspi (the sandbox) locks above 3 per second
     responses = await asyncio.gather(*(_push(kaspi, i) for i in ids))
     assert [r.status_code for r in responses] == [202] * 6
     assert len(sandbox.pricefeed) == 6
@@ -60,9 +60,11 @@ async def test_a_429_locks_the_store_for_the_lock_period(
     store = await _synced_store(kaspi, run_worker)
     ids = await _offer_ids(kaspi, 6)
     kaspi_settings.pricefeed_per_second = 1000  # as if the limiter were not there
+    sandbox.limits.pricefeed_per_second = 1  # a strict Kaspi, so a slow machine still trips it
     statuses = [(await _push(kaspi, i)).status_code for i in ids[:5]]
-    assert statuses[:3] == [202, 202, 202]
+    assert statuses[0] == 202
     assert 429 in statuses
+    assert all(s == 429 for s in statuses[statuses.index(429) :])
     locked = await _push(kaspi, ids[5])
     assert locked.status_code == 429
     assert locked.json()["error"] == "kaspi_store_locked"
@@ -98,8 +100,8 @@ async def test_changes_per_window_are_capped(
 async def test_storefront_rate_is_kept(
     kaspi: Kaspi, sandbox: SandboxState, kaspi_settings: KaspiSettings
 ) -> None:
-    sandbox.limits.storefront_per_second = 3
-    kaspi_settings.storefront_per_second = 2.5
+    sandbox.limits.storefront_per_second = 4
+    kaspi_settings.storefront_per_second = 2
     responses = await asyncio.gather(*(kaspi.call("GET", "/products/113744000/offers") for _ in range(6)))
     assert [r.status_code for r in responses] == [200] * 6
 
@@ -107,11 +109,12 @@ async def test_storefront_rate_is_kept(
 async def test_storefront_403_burst_cools_down(
     kaspi: Kaspi, sandbox: SandboxState, kaspi_settings: KaspiSettings
 ) -> None:
-    sandbox.limits.storefront_per_second = 3
+    sandbox.limits.storefront_per_second = 1
     kaspi_settings.storefront_per_second = 1000
-    statuses = [(await kaspi.call("GET", "/products/113744000/offers")).status_code for _ in range(5)]
-    assert statuses[:3] == [200, 200, 200]
-    assert statuses[3] == 503
+    statuses = [(await kaspi.call("GET", "/products/113744000/offers")).status_code for _ in range(4)]
+    assert statuses[0] == 200
+    assert 503 in statuses
+    assert all(s == 503 for s in statuses[statuses.index(503) :])
     refused = await kaspi.call("GET", "/products/113744000/offers")
     assert refused.json()["error"] == "kaspi_blocked"
     assert refused.headers["Retry-After"] == str(kaspi_settings.storefront_cooldown_seconds)
