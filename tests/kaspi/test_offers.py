@@ -275,3 +275,23 @@ async def _company(factory: Factory, kaspi: Kaspi) -> Any:
 def test_money_is_decimal() -> None:
     assert isinstance(KaspiOffer.__table__.c.price.type.python_type(), Decimal)
     assert OfferState.on_sale.value == "on_sale"
+
+
+async def test_refresh_one_offer(kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker) -> None:
+    sandbox.limits.apply_delay_seconds = 60  # Kaspi applies the change later
+    store = await kaspi.logged_in_store()
+    await _sync(kaspi, store["id"], run_worker)
+    offer, gone = (await _offers(kaspi, state="on_sale", limit=2))["items"]
+    await kaspi.call("POST", f"/offers/{offer['id']}/price", json={"price": 3210})
+    before = await kaspi.call("POST", f"/offers/{offer['id']}/refresh")
+    assert before.status_code == 200, before.text
+    assert before.json()["price"] == offer["price"]
+    assert before.json()["pushed_price"] == 3210
+    sandbox.apply(UID, sandbox.pricefeed[-1]["items"])  # ... and now it has
+    after = await kaspi.call("POST", f"/offers/{offer['id']}/refresh")
+    assert after.json()["price"] == 3210
+
+    del sandbox.merchant().offers[gone["sku"]]
+    removed = await kaspi.call("POST", f"/offers/{gone['id']}/refresh")
+    assert removed.status_code == 200
+    assert removed.json()["state"] == "removed"

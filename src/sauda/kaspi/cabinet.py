@@ -16,6 +16,7 @@ from sauda.config import KaspiSettings
 from sauda.kaspi.errors import (
     KaspiAccessDenied,
     KaspiError,
+    KaspiNotFound,
     KaspiSessionExpired,
     KaspiStoreLocked,
 )
@@ -92,6 +93,8 @@ class CabinetClient:
             )
         if status == 403:
             raise KaspiAccessDenied(f"Kaspi refused {what} for this account")
+        if status == 404:
+            raise KaspiNotFound(f"Kaspi {what}: not found")
         if status >= 400:
             raise KaspiError(f"Kaspi {what}: unexpected answer {status}")
         return json_body(response, what)
@@ -116,11 +119,15 @@ class CabinetClient:
         total = body.get("total")
         return OffersPage(items, int(total) if isinstance(total, int | str) and str(total).isdigit() else 0)
 
-    async def offer(self, sku: str) -> dict[str, Any]:
-        body = await self._request(
-            "GET", "/bff/offer-view/details", "offer details", params={"m": self.uid, "s": sku}
-        )
-        return body if isinstance(body, dict) else {}
+    async def offer(self, sku: str) -> dict[str, Any] | None:
+        """One offer as the cabinet shows it now; None when the cabinet no longer has it."""
+        try:
+            body = await self._request(
+                "GET", "/bff/offer-view/details", "offer details", params={"m": self.uid, "s": sku}
+            )
+        except KaspiNotFound:
+            return None
+        return body if isinstance(body, dict) and body.get("sku") else None
 
     async def offer_count(self) -> dict[str, Any]:
         body = await self._request("GET", "/offers/api/v1/offer/count", "offer count", params={"m": self.uid})

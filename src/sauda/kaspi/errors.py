@@ -12,6 +12,11 @@ class KaspiError(SaudaError):
     code = "kaspi_error"
 
 
+class KaspiNotFound(KaspiError):
+    status_code = 404
+    code = "kaspi_not_found"
+
+
 class KaspiUnavailable(KaspiError):
     """Timeouts, 5xx, answers that are not the JSON expected: worth retrying later."""
 

@@ -173,6 +173,12 @@ async def get_offer(offer: ScopedOffer) -> OfferOut:
     return OfferOut.model_validate(offer)
 
 
+@router.post("/offers/{offer_id}/refresh", response_model=OfferOut, responses=KASPI_ERRORS)
+async def refresh_offer(offer: ScopedOffer, session: SessionDep, gateway: GatewayDep) -> OfferOut:
+    """Re-read this one offer from the cabinet now (no full sync), e.g. after a price push."""
+    return OfferOut.model_validate(await service.refresh_offer(session, gateway, offer))
+
+
 @router.post("/offers/{offer_id}/price", response_model=PricePushOut, status_code=202, responses=KASPI_ERRORS)
 async def push_price(
     offer: ScopedOffer, data: PriceIn, session: SessionDep, gateway: GatewayDep

@@ -168,6 +168,8 @@ class SandboxState:
         self.reset()
 
     def reset(self) -> None:
+        # Changes still scheduled from before a reset are dropped, not applied to the new data.
+        self.generation = getattr(self, "generation", 0) + 1
         self.merchants: dict[str, SandboxMerchant] = {}
         self.competitors: dict[str, list[dict[str, Any]]] = {}
         self.faults = Faults()
@@ -261,6 +263,10 @@ class SandboxState:
         return None
 
     # --- pricefeed ----------------------------------------------------------------------------
+    def apply_later(self, generation: int, uid: str, items: list[dict[str, Any]]) -> None:
+        if generation == self.generation and uid in self.merchants:
+            self.apply(uid, items)
+
     def apply(self, uid: str, items: list[dict[str, Any]]) -> None:
         merchant = self.merchants[uid]
         for item in items:
@@ -504,7 +510,9 @@ def create_sandbox(state: SandboxState | None = None) -> FastAPI:
         if delay <= 0:
             state.apply(merchant.uid, items)
         else:
-            asyncio.get_running_loop().call_later(delay, state.apply, merchant.uid, items)
+            asyncio.get_running_loop().call_later(
+                delay, state.apply_later, state.generation, merchant.uid, items
+            )
         return JSONResponse({"id": upload})
 
     @app.post(f"{CABINET}/pricefeed/upload/merchant/process", include_in_schema=False)

@@ -420,6 +420,25 @@ def offer_row(
     }
 
 
+async def refresh_offer(session: AsyncSession, gateway: KaspiGateway, offer: KaspiOffer) -> KaspiOffer:
+    """Re-read one offer from the cabinet (e.g. to see whether Kaspi applied a pushed price)."""
+    store = await session.get_one(KaspiStore, offer.store_id)
+    sku = offer.sku
+    item = await with_cabinet(session, gateway, store, lambda cabinet: cabinet.offer(sku))
+    if item is None:
+        offer.state = OfferState.removed
+    else:
+        on_sale = bool(item.get("available")) or any(
+            isinstance(a, dict) and a.get("available") == "yes" for a in item.get("availabilities") or []
+        )
+        row = offer_row(item, store=store, on_sale=on_sale, product_id=offer.product_id, synced_at=now())
+        for field, value in row.items():
+            if field not in ("sku", "company_id", "store_id"):
+                setattr(offer, field, value)
+    await session.flush()
+    return offer
+
+
 # --- prices and availability ----------------------------------------------------------------------
 
 
