@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.kaspi.models import KaspiStore
 from sauda.kaspi.sandbox import SandboxState
+from tests.conftest import RunWorker
 from tests.factories import PASSWORD, Factory
 from tests.kaspi.conftest import Kaspi
 
@@ -51,3 +52,20 @@ async def test_store_views_show_status_not_secrets(
         row = await session.get_one(KaspiStore, store["id"])
     assert (row.name, row.city_id) == ("Переименован", "710000000")
     assert (await admin.get("/admin/kaspi-offer/list")).status_code == 200
+
+
+async def test_sync_now_action_starts_a_job(
+    kaspi: Kaspi, client: httpx.AsyncClient, factory: Factory, run_worker: RunWorker
+) -> None:
+    store = await kaspi.logged_in_store()
+    admin = await _admin_client(client, factory)
+    response = await admin.get("/admin/kaspi-store/action/sync", params={"pks": str(store["id"])})
+    assert response.status_code == 302
+    await run_worker()
+    assert (await kaspi.call("GET", "/offers")).json()["total"] == 45
+    cross_site = await admin.get(
+        "/admin/kaspi-store/action/sync",
+        params={"pks": str(store["id"])},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross_site.status_code == 403

@@ -295,3 +295,22 @@ async def test_refresh_one_offer(kaspi: Kaspi, sandbox: SandboxState, run_worker
     removed = await kaspi.call("POST", f"/offers/{gone['id']}/refresh")
     assert removed.status_code == 200
     assert removed.json()["state"] == "removed"
+
+
+async def test_kaspi_applies_a_price_a_little_later(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
+) -> None:
+    import asyncio
+
+    store = await kaspi.logged_in_store()
+    await _sync(kaspi, store["id"], run_worker)
+    offer = (await _offers(kaspi, limit=1))["items"][0]
+    sandbox.limits.apply_delay_seconds = 0.2
+    await kaspi.call("POST", f"/offers/{offer['id']}/price", json={"price": 4321})
+    source = sandbox.merchant().offers[offer["sku"]]
+    assert source.price != 4321
+    for _ in range(100):
+        if source.price == 4321:
+            break
+        await asyncio.sleep(0.05)
+    assert source.price == 4321

@@ -2,16 +2,20 @@
 
 from typing import Any
 
+from sqladmin import Flash, action
 from sqladmin.filters import OperationColumnFilter
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
-from sauda.admin import EnumFilter, SaudaView, validated
+from sauda.admin import EnumFilter, SaudaView, current_admin, refuse_cross_site, validated
 from sauda.kaspi import service
 from sauda.kaspi.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
 from sauda.kaspi.repository import StoreRepository
 from sauda.kaspi.schemas import StoreUpdate
 from sauda.tenancy import Scope
+from sauda.worker import start_job
 
 _SECRETS: list[Any] = [KaspiStore.session_encrypted, KaspiStore.credentials_encrypted]
 _STORE_FIELDS = ("name", "city_id", "sync_enabled")
@@ -52,6 +56,24 @@ class KaspiStoreAdmin(SaudaView, model=KaspiStore):
             store = await StoreRepository(session, Scope.everything()).get(int(pk))
             values = {f: data.get(f) for f in _STORE_FIELDS if getattr(store, f) != data.get(f)}
             return await service.update_store(session, store, validated(StoreUpdate, values))
+
+    @action(name="sync", label="Sync now", confirmation_message="Sync the selected stores with Kaspi?")
+    async def sync_now(self, request: Request) -> Response:
+        """One sync job per selected store, as `POST /kaspi/stores/{id}/sync` starts."""
+        refuse_cross_site(request)
+        try:
+            ids = [int(pk) for pk in request.query_params.get("pks", "").split(",") if pk.strip()]
+        except ValueError as exc:
+            raise HTTPException(400, detail="pks must be store ids separated by commas") from exc
+        admin = current_admin(request)
+        async with self.unit_of_work() as session:
+            stores = StoreRepository(session, Scope.everything())
+            for store_id in ids:
+                await start_job(
+                    session, "sync_kaspi_store", (await stores.get(store_id)).id, user_id=admin.id
+                )
+        Flash.success(request, f"Sync started for {len(ids)} store(s); see Jobs for the outcome")
+        return RedirectResponse(str(request.url_for("admin:list", identity=self.identity)), status_code=302)
 
     async def delete_model(self, request: Request, pk: Any) -> None:
         async with self.unit_of_work() as session:
