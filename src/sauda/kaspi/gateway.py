@@ -71,8 +71,8 @@ class KaspiGateway:
     def storefront(self, *, proxy: str | None = None) -> StorefrontClient:
         return StorefrontClient(self.kaspi, limiter=self.limiter, proxy=proxy)
 
-    def json_login(self, cookies: StoredCookies | None = None) -> JsonLogin:
-        return JsonLogin(self.kaspi, cookies=cookies)
+    def json_login(self, cookies: StoredCookies | None = None, *, proxy: str | None = None) -> JsonLogin:
+        return JsonLogin(self.kaspi, cookies=cookies, proxy=proxy)
 
     def browser_login(self) -> BrowserLogin:
         return BrowserLogin(self.settings, self.browser)

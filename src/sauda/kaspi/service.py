@@ -2,6 +2,7 @@
 commits. Kaspi calls go through `KaspiGateway`; errors that must leave a trace on the store
 (needs_login, locked) are raised after the store row was changed and keep that change."""
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from sauda.kaspi.storefront import PublicOffer
 from sauda.network.repository import CompanyRepository
 from sauda.tenancy import Scope
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 _KEEP = object()  # leave the stored password as it is
 MAX_PAGES = 1000
@@ -82,6 +84,7 @@ async def forget_session(session: AsyncSession, gateway: KaspiGateway, store: Ka
 
 
 def _needs_login(store: KaspiStore, reason: str) -> None:
+    log.warning("kaspi store %s needs a login: %s", store.id, reason)
     store.status = StoreStatus.needs_login
     store.status_reason = reason
 
@@ -198,6 +201,7 @@ async def _open_session(
         store.credentials_encrypted = gateway.encrypt(credentials) if credentials else None
     store.status, store.status_reason = StoreStatus.active, None
     store.logged_in_at = store.session_checked_at = now()
+    log.info("kaspi store %s logged in as merchant %s", store.id, uid)
     await session.flush()
 
 
@@ -261,6 +265,7 @@ async def with_cabinet(
             await _relogin(session, gateway, store)
             return await _run(session, gateway, store, call)
     except KaspiStoreLocked as exc:
+        log.warning("kaspi store %s locked for %s s", store.id, exc.retry_after)
         store.locked_until = now() + timedelta(seconds=exc.retry_after)
         await session.flush()
         raise
