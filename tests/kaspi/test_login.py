@@ -313,3 +313,44 @@ async def test_an_sms_login_keeps_the_remembered_password(kaspi: Kaspi, sandbox:
     code = sandbox.last_code(MASKED_PHONE)
     done = await kaspi.call("POST", f"/stores/{store['id']}/login/sms/verify", json={"code": code})
     assert done.json()["store"]["has_credentials"] is True
+
+
+async def test_too_many_wrong_codes_end_the_pending_login(kaspi: Kaspi, sandbox: SandboxState) -> None:
+    store = await kaspi.new_store()
+    await kaspi.call("POST", f"/stores/{store['id']}/login/sms/start", json={"phone": PHONE})
+    answers = [
+        (await kaspi.call("POST", f"/stores/{store['id']}/login/sms/verify", json={"code": "000000"})).json()
+        for _ in range(4)
+    ]
+    assert [a["error"] for a in answers] == ["kaspi_code_invalid"] * 4
+    assert "start the login again" in answers[-1]["detail"]
+    code = sandbox.last_code(MASKED_PHONE)
+    late = await kaspi.call("POST", f"/stores/{store['id']}/login/sms/verify", json={"code": code})
+    assert late.json()["error"] == "kaspi_no_pending_login"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("mode", ["browser", "json"])
+async def test_html_instead_of_login_data_is_blocked(
+    kaspi: Kaspi, kaspi_browser: Browser, sandbox: SandboxState, mode: str
+) -> None:
+    sandbox.faults.html_instead_of_json = {"auth"}
+    store = await kaspi.new_store()
+    response = await kaspi.login(store["id"], mode=mode)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "kaspi_blocked"
+    assert (await kaspi.call("GET", f"/stores/{store['id']}")).json()["status"] == "new"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("mode", ["browser", "json"])
+async def test_slow_login_times_out(
+    kaspi: Kaspi, kaspi_browser: Browser, sandbox: SandboxState, kaspi_settings: KaspiSettings, mode: str
+) -> None:
+    kaspi_settings.timeout_seconds = kaspi_settings.browser_timeout_seconds = 0.3
+    kaspi_settings.retries = 1
+    sandbox.faults.delay_seconds = 1.0
+    store = await kaspi.new_store()
+    response = await kaspi.login(store["id"], mode=mode)
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == "kaspi_unavailable"

@@ -130,10 +130,13 @@ async def _submit(page: Page) -> None:
     async with page.expect_response(lambda r: "/api/p/login" in r.url) as info:
         await _click_primary(page)
     response: PageResponse = await info.value
-    if response.status == 200:
+    is_json = "json" in (await response.all_headers()).get("content-type", "")
+    if response.status == 200 and is_json:
         return
+    if response.status == 200:
+        raise KaspiBlocked("Kaspi's login answered with a page instead of data (bot protection?)")
     body: Any = None
-    if "json" in (await response.all_headers()).get("content-type", ""):
+    if is_json:
         try:
             body = await response.json()
         except (PlaywrightError, ValueError):

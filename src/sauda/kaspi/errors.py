@@ -50,6 +50,10 @@ class KaspiCodeInvalid(KaspiError):
     status_code = 400
     code = "kaspi_code_invalid"
 
+    def __init__(self, message: str, *, retry_from_scratch: bool = False) -> None:
+        super().__init__(message)
+        self.retry_from_scratch = retry_from_scratch
+
 
 class KaspiAccessDenied(KaspiError):
     """The account may not use the cabinet (INSUFFICIENT_PERMISSIONS, NO_MERCHANTS, unknown phone)."""
@@ -107,6 +111,7 @@ class KaspiLoginInProgress(KaspiError):
 class KaspiNoPendingLogin(KaspiError):
     status_code = 409
     code = "kaspi_no_pending_login"
+    retry_from_scratch = True
 
 
 class KaspiLoginFailed(KaspiError):

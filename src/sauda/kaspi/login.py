@@ -68,11 +68,10 @@ def login_error(status: int, body: Any) -> KaspiError:
         return KaspiFlood(f"Kaspi sent too many codes; wait {wait} s before asking again", retry_after=wait)
     if code == "CREDENTIALS_INVALID":
         return KaspiWrongCredentials("Kaspi: wrong email or password")
-    if code in ("SECURITY_CODE_INVALID", "MFA_CODE_ATTEMPT_LIMIT"):
-        what = (
-            "too many wrong codes; start the login again" if code != "SECURITY_CODE_INVALID" else "wrong code"
-        )
-        return KaspiCodeInvalid(f"Kaspi: {what}")
+    if code == "MFA_CODE_ATTEMPT_LIMIT":
+        return KaspiCodeInvalid("Kaspi: too many wrong codes; start the login again", retry_from_scratch=True)
+    if code == "SECURITY_CODE_INVALID":
+        return KaspiCodeInvalid("Kaspi: wrong code")
     if code in ("INSUFFICIENT_PERMISSIONS", "NO_MERCHANTS"):
         return KaspiAccessDenied(f"Kaspi: this account cannot use a merchant cabinet ({code})")
     if code == "TIMEOUT_EXCEEDED":

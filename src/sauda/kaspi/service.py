@@ -16,6 +16,7 @@ from sauda.auth.models import User
 from sauda.errors import Conflict, InvalidInput, NotFound
 from sauda.kaspi.cabinet import CabinetClient
 from sauda.kaspi.errors import (
+    KaspiCodeInvalid,
     KaspiCodeRequired,
     KaspiError,
     KaspiLoginInProgress,
@@ -162,11 +163,16 @@ async def verify_code(
                 f"No {'SMS' if kind == 'phone' else 'email'} login is waiting for a code "
                 "(it expired or was never started); start the login again"
             )
-        async with gateway.json_login(pending["cookies"]) as login:
-            if kind == "phone":
-                step = await login.sms_code(code)
-            else:
-                step = await login.email_code(pending["email"], code)
+        try:
+            async with gateway.json_login(pending["cookies"]) as login:
+                if kind == "phone":
+                    step = await login.sms_code(code)
+                else:
+                    step = await login.email_code(pending["email"], code)
+        except (KaspiCodeInvalid, KaspiNoPendingLogin) as exc:
+            if exc.retry_from_scratch:  # too many wrong codes, or Kaspi forgot the login
+                await gateway.drop_pending(store.id)
+            raise
         await gateway.drop_pending(store.id)
         # An email login remembers the password only if asked to; an SMS login leaves it as it was.
         remembered = pending.get("credentials") if kind == "email" else _KEEP
