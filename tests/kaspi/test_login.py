@@ -93,6 +93,9 @@ async def test_sms_login(kaspi: Kaspi, kaspi_browser: Browser, sandbox: SandboxS
     assert start.json()["store"]["login_phone"] == MASKED_PHONE
     assert kaspi_browser.contexts == []
 
+    waiting = (await kaspi.call("GET", f"/stores/{store['id']}/login")).json()
+    assert waiting["pending"] == "phone"
+    assert 0 < waiting["expires_in"] <= 600
     code = sandbox.last_code(MASKED_PHONE)
     verify = await kaspi.call("POST", f"/stores/{store['id']}/login/sms/verify", json={"code": code})
     assert verify.status_code == 200, verify.text
@@ -100,6 +103,10 @@ async def test_sms_login(kaspi: Kaspi, kaspi_browser: Browser, sandbox: SandboxS
     assert verify.json()["store"]["merchant_uid"] == UID
     assert sandbox.logins[UID] == 1
 
+    assert (await kaspi.call("GET", f"/stores/{store['id']}/login")).json() == {
+        "pending": None,
+        "expires_in": None,
+    }
     again = await kaspi.call("POST", f"/stores/{store['id']}/login/sms/verify", json={"code": code})
     assert again.status_code == 409
     assert again.json()["error"] == "kaspi_no_pending_login"

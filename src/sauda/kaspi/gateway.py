@@ -93,5 +93,8 @@ class KaspiGateway:
         pending: dict[str, Any] = self.decrypt(raw.decode() if isinstance(raw, bytes) else raw)
         return pending
 
+    async def pending_ttl(self, store_id: int) -> int:
+        return max(int(await self.redis.ttl(_PENDING.format(store_id))), 0)
+
     async def drop_pending(self, store_id: int) -> None:
         await self.redis.delete(_PENDING.format(store_id))

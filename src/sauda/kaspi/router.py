@@ -19,6 +19,7 @@ from sauda.kaspi.schemas import (
     OfferOrdering,
     OfferOut,
     PasswordLoginIn,
+    PendingLoginOut,
     PriceIn,
     PricePushOut,
     SessionCheckOut,
@@ -93,6 +94,16 @@ async def delete_store(store: ScopedStore, session: SessionDep, gateway: Gateway
 
 
 # --- login ----------------------------------------------------------------------------------------
+
+
+@router.get("/stores/{store_id}/login", response_model=PendingLoginOut)
+async def pending_login(store: ScopedStore, gateway: GatewayDep) -> PendingLoginOut:
+    """Whether a login of this store waits for a code (and where it was sent)."""
+    pending = await gateway.load_pending(store.id)
+    if pending is None:
+        return PendingLoginOut(pending=None)
+    kind = "phone" if pending.get("kind") == "phone" else "email"
+    return PendingLoginOut(pending=kind, expires_in=await gateway.pending_ttl(store.id))
 
 
 @router.post("/stores/{store_id}/login", response_model=LoginOut, responses=KASPI_ERRORS)

@@ -110,6 +110,11 @@ class LoginOut(BaseModel):
     store: StoreOut
 
 
+class PendingLoginOut(BaseModel):
+    pending: Literal["email", "phone"] | None = Field(description="a login waits for a code sent there")
+    expires_in: int | None = Field(default=None, description="seconds it keeps waiting")
+
+
 class SessionCheckOut(BaseModel):
     valid: bool
     store: StoreOut
