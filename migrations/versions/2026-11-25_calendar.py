@@ -6,7 +6,7 @@ pending and confirmed appointments, so a single constraint covers organizer and 
 alike, and a bot writing `appointments` with plain SQL is held to it too.
 
 Revision ID: d7ca1e4da7e0
-Revises: b135ba55c36b
+Revises: 5f11fac70050
 Create Date: 2026-11-25 16:25:35.121625+00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "d7ca1e4da7e0"
-down_revision: str | None = "b135ba55c36b"
+down_revision: str | None = "5f11fac70050"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

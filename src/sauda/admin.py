@@ -194,9 +194,10 @@ def _views() -> Sequence[type[SaudaView]]:
     from sauda.auth.admin import IntegrationClientAdmin, UserAdmin
     from sauda.calendar.admin import views as calendar_views
     from sauda.jobs.admin import JobAdmin
+    from sauda.kaspi.admin import views as kaspi_views
     from sauda.network.admin import views as network_views
 
-    return [*network_views(), UserAdmin, JobAdmin, IntegrationClientAdmin, *calendar_views()]
+    return [*network_views(), *kaspi_views(), UserAdmin, JobAdmin, IntegrationClientAdmin, *calendar_views()]
 
 
 def mount_admin(app: FastAPI, settings: Settings) -> Admin:

@@ -138,6 +138,29 @@ def seed_demo(
     typer.echo(summary)
 
 
+@app.command("kaspi-sandbox")
+def kaspi_sandbox(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8300,
+    offers: Annotated[int, typer.Option(min=0, help="offers of the demo merchant")] = 150,
+    code: Annotated[str | None, typer.Option(help="answer every login code with this one")] = None,
+) -> None:
+    """A local Kaspi.kz (cabinet, login, storefront) to try Sauda without a Kaspi account."""
+    from sauda.kaspi.sandbox import SandboxState, create_sandbox, demo_seed
+
+    state = SandboxState(demo_seed(offers=offers, archived=offers // 5))
+    state.fixed_code = code
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"Kaspi sandbox on {base} (control: {base}/docs)\n"
+        f"  SAUDA_KASPI__AUTH_URL={base}/idmc\n"
+        f"  SAUDA_KASPI__CABINET_URL={base}/mc\n"
+        f"  SAUDA_KASPI__STOREFRONT_URL={base}/shop\n"
+        f"  merchant: merchant@sandbox.kaspi / sandbox-pass-1, phone +7 701 234 56 78"
+    )
+    uvicorn.run(create_sandbox(state), host=host, port=port, log_level="info")
+
+
 def _banner(settings: Settings, host: str, port: int, demo: bool) -> str:
     base = f"http://{host}:{port}"
     lines = [

@@ -34,6 +34,9 @@ class AuthSettings(BaseModel):
     login_window_seconds: int = 900
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 30
+    # Fernet key for secrets stored in the database (Kaspi sessions and credentials);
+    # unset: derived from secret_key, so rotating secret_key then makes them unreadable.
+    encryption_key: SecretStr | None = None
 
 
 class SmtpSettings(BaseModel):
@@ -69,6 +72,48 @@ class BrowserSettings(BaseModel):
     headless: bool = True
 
 
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+class KaspiSettings(BaseModel):
+    """Kaspi.kz cabinet, auth and storefront (KASPI.md); point the URLs at `sauda kaspi-sandbox`."""
+
+    auth_url: str = "https://idmc.shop.kaspi.kz"
+    cabinet_url: str = "https://mc.shop.kaspi.kz"
+    storefront_url: str = "https://kaspi.kz"
+    origin: str = "https://kaspi.kz"
+    referer: str = "https://kaspi.kz/"
+    user_agent: str = BROWSER_USER_AGENT
+    # browser: Playwright + Chromium; json: the login page's own JSON calls; auto: browser if installed
+    login_mode: Literal["auto", "browser", "json"] = "auto"
+    timeout_seconds: float = 20.0
+    connect_timeout_seconds: float = 10.0
+    browser_timeout_seconds: float = 30.0
+    retries: int = 3
+    retry_base_seconds: float = 0.5
+    proxy_url: str | None = None
+    # Per merchant account: ~3/s earns a 429 and a 30-minute lock, so stay at 2/s.
+    pricefeed_per_second: float = 2.0
+    pricefeed_changes_per_window: int = 250
+    pricefeed_window_seconds: int = 1800
+    lock_seconds: int = 1800
+    # Cabinet reads (offer pages, session checks) per merchant account.
+    cabinet_per_second: float = 5.0
+    # Per outgoing IP on the public storefront: ~15/s earns a 403 for ~10 s.
+    storefront_per_second: float = 10.0
+    storefront_cooldown_seconds: int = 10
+    # Longest a caller waits for its rate-limit slot before giving up.
+    max_rate_wait_seconds: float = 30.0
+    pending_login_seconds: int = 600
+    login_lock_seconds: int = 180
+    page_size: int = 100
+    batch_size: int = 100
+    default_city_id: str = "750000000"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SAUDA_",
@@ -91,6 +136,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
+    kaspi: KaspiSettings = Field(default_factory=KaspiSettings)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":

@@ -4,6 +4,7 @@ from sauda.auth.models import ClientScope, IntegrationClient, Invite, RefreshTok
 from sauda.calendar.models import Appointment, AppointmentSlot, AppointmentStatus, BotStatistics, Event
 from sauda.db import Base
 from sauda.jobs.models import Job, JobStatus
+from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, DebtRun, Product
 
 __all__ = [
@@ -23,8 +24,12 @@ __all__ = [
     "Invite",
     "Job",
     "JobStatus",
+    "KaspiOffer",
+    "KaspiStore",
+    "OfferState",
     "Product",
     "RefreshToken",
     "Role",
+    "StoreStatus",
     "User",
 ]

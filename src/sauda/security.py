@@ -1,14 +1,18 @@
-"""Password hashing (Argon2) and JWTs (python-jose, algorithm pinned to HS256)."""
+"""Password hashing (Argon2), JWTs (python-jose, algorithm pinned to HS256), field encryption."""
 
+import base64
+import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
 from jose import JWTError, jwt
 
-from sauda.errors import NotAuthenticated
+from sauda.config import AuthSettings
+from sauda.errors import NotAuthenticated, SaudaError
 
 JWT_ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh"]
@@ -63,3 +67,27 @@ def decode_token(token: str, *, secret: str, token_type: TokenType) -> dict[str,
     if payload.get("type") != token_type or "sub" not in payload or "jti" not in payload:
         raise NotAuthenticated(f"Not a valid {token_type} token")
     return payload
+
+
+class UndecryptableField(SaudaError):
+    status_code = 500
+    code = "undecryptable"
+
+
+def field_cipher(settings: AuthSettings) -> Fernet:
+    """The cipher of secrets at rest: the configured Fernet key, else one derived from secret_key."""
+    if settings.encryption_key is not None:
+        return Fernet(settings.encryption_key.get_secret_value().encode())
+    digest = hashlib.sha256(b"sauda-field-encryption:" + settings.secret_key.get_secret_value().encode())
+    return Fernet(base64.urlsafe_b64encode(digest.digest()))
+
+
+def encrypt_field(settings: AuthSettings, plaintext: str) -> str:
+    return field_cipher(settings).encrypt(plaintext.encode()).decode()
+
+
+def decrypt_field(settings: AuthSettings, token: str) -> str:
+    try:
+        return field_cipher(settings).decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise UndecryptableField("A stored secret cannot be decrypted (was the key changed?)") from exc

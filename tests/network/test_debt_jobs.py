@@ -143,6 +143,7 @@ async def test_two_real_workers_run_one_slot_once(
 
 def test_schedule_is_every_three_hours_and_daily_at_half_past_six(settings: Settings) -> None:
     schedules = {job.name: (job.hour, job.minute, job.second) for job in cron_jobs(settings)}
+    schedules = {name: when for name, when in schedules.items() if name.endswith("_debts")}
     assert schedules == {
         "cron:increase_debts": ({0, 3, 6, 9, 12, 15, 18, 21}, 0, 0),
         "cron:decrease_debts": (6, 30, 0),

@@ -1,0 +1,33 @@
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from sauda.auth.deps import RedisDep, ScopeDep, SettingsDep
+from sauda.db import SessionDep
+from sauda.kaspi.browser_login import BrowserProvider, LaunchChromium
+from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.models import KaspiOffer, KaspiStore
+from sauda.kaspi.repository import OfferRepository, StoreRepository
+
+
+def get_gateway(request: Request, settings: SettingsDep, redis: RedisDep) -> KaspiGateway:
+    # An app may hold a running browser (`app.state.kaspi_browser`); otherwise one per login.
+    browser: BrowserProvider = getattr(request.app.state, "kaspi_browser", None) or LaunchChromium()
+    return KaspiGateway(settings, redis, browser)
+
+
+async def store_in_scope(
+    store_id: Annotated[int, Path(ge=1)], session: SessionDep, scope: ScopeDep
+) -> KaspiStore:
+    return await StoreRepository(session, scope).get(store_id)
+
+
+async def offer_in_scope(
+    offer_id: Annotated[int, Path(ge=1)], session: SessionDep, scope: ScopeDep
+) -> KaspiOffer:
+    return await OfferRepository(session, scope).get(offer_id)
+
+
+GatewayDep = Annotated[KaspiGateway, Depends(get_gateway)]
+ScopedStore = Annotated[KaspiStore, Depends(store_in_scope)]
+ScopedOffer = Annotated[KaspiOffer, Depends(offer_in_scope)]

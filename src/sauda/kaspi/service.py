@@ -1,0 +1,556 @@
+"""Business rules of Kaspi stores: logins and sessions, sync, prices, on/off sale. Flushes, never
+commits. Kaspi calls go through `KaspiGateway`; errors that must leave a trace on the store
+(needs_login, locked) are raised after the store row was changed and keep that change."""
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sauda.auth.models import User
+from sauda.errors import Conflict, InvalidInput, NotFound
+from sauda.kaspi.cabinet import CabinetClient
+from sauda.kaspi.errors import (
+    KaspiCodeInvalid,
+    KaspiCodeRequired,
+    KaspiError,
+    KaspiLoginInProgress,
+    KaspiNeedsLogin,
+    KaspiNoPendingLogin,
+    KaspiSessionExpired,
+    KaspiStoreLocked,
+    KaspiWrongCredentials,
+)
+from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.http import StoredCookies
+from sauda.kaspi.login import LoginStep
+from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
+from sauda.kaspi.repository import OfferRepository, StoreRepository
+from sauda.kaspi.schemas import PasswordLoginIn, SmsStartIn, StoreCreate, StoreUpdate
+from sauda.kaspi.storefront import PublicOffer
+from sauda.network.repository import CompanyRepository
+from sauda.tenancy import Scope
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_KEEP = object()  # leave the stored password as it is
+MAX_PAGES = 1000
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- stores ---------------------------------------------------------------------------------------
+
+
+async def create_store(session: AsyncSession, scope: Scope, actor: User, data: StoreCreate) -> KaspiStore:
+    company_id = data.company_id if data.company_id is not None else actor.company_id
+    if company_id is None:
+        raise InvalidInput.for_field("company_id", "required: you belong to no company")
+    scope.ensure(company_id)
+    await CompanyRepository(session, scope).get(company_id)
+    values = data.model_dump(exclude={"company_id"})
+    return await StoreRepository(session, scope).add(KaspiStore(**values, company_id=company_id))
+
+
+async def update_store(session: AsyncSession, store: KaspiStore, data: StoreUpdate) -> KaspiStore:
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if value is None and field in ("name", "city_id", "sync_enabled"):
+            raise InvalidInput.for_field(field, "may not be null")
+        setattr(store, field, value)
+    await session.flush()
+    return store
+
+
+async def delete_store(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> None:
+    await gateway.drop_pending(store.id)
+    await session.delete(store)
+    await session.flush()
+
+
+async def forget_session(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> KaspiStore:
+    """Log out: drop the stored cookies, the stored password and any pending login."""
+    await gateway.drop_pending(store.id)
+    store.session_encrypted = None
+    store.credentials_encrypted = None
+    _needs_login(store, "logged out")
+    await session.flush()
+    return store
+
+
+def _needs_login(store: KaspiStore, reason: str) -> None:
+    log.warning("kaspi store %s needs a login: %s", store.id, reason)
+    store.status = StoreStatus.needs_login
+    store.status_reason = reason
+
+
+# --- logins ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    logged_in: bool
+    channel: str | None = None
+    expires_in: int | None = None
+
+
+@asynccontextmanager
+async def _one_login(gateway: KaspiGateway, store: KaspiStore) -> AsyncIterator[None]:
+    lock = gateway.login_lock(store.id)
+    if not await lock.acquire():
+        raise KaspiLoginInProgress("A login to this Kaspi store is already running; wait for it to finish")
+    try:
+        yield
+    finally:
+        await lock.release()
+
+
+async def login_with_password(
+    session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, data: PasswordLoginIn
+) -> LoginResult:
+    email = str(data.email or store.login_email or "")
+    if not email:
+        raise InvalidInput.for_field("email", "required: the store has no login_email")
+    async with _one_login(gateway, store):
+        if gateway.login_mode(data.mode) == "browser":
+            step = await gateway.browser_login().password(email, data.password)
+        else:
+            async with gateway.json_login() as login:
+                step = await login.password(email, data.password)
+        store.login_email = email
+        secret = {"email": email, "password": data.password} if data.remember_credentials else None
+        if step.done:
+            await _open_session(session, gateway, store, step.cookies, credentials=secret)
+            return LoginResult(True)
+        pending = {"kind": "email", "email": email, "cookies": step.cookies, "credentials": secret}
+        ttl = await gateway.save_pending(store.id, pending)
+        await session.flush()
+        return LoginResult(False, "email", ttl)
+
+
+async def start_sms_login(
+    session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, data: SmsStartIn
+) -> LoginResult:
+    phone = data.phone or store.login_phone
+    if not phone:
+        raise InvalidInput.for_field("phone", "required: the store has no login_phone")
+    async with _one_login(gateway, store):
+        if gateway.login_mode(data.mode) == "browser":
+            step = await gateway.browser_login().phone(phone)
+        else:
+            async with gateway.json_login() as login:
+                step = await login.phone(phone)
+        store.login_phone = phone
+        ttl = await gateway.save_pending(store.id, {"kind": "phone", "cookies": step.cookies})
+        await session.flush()
+        return LoginResult(False, "phone", ttl)
+
+
+async def verify_code(
+    session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, code: str, *, kind: str
+) -> LoginResult:
+    """Finish a pending login with the code Kaspi sent, in whichever process gets the request."""
+    async with _one_login(gateway, store):
+        pending = await gateway.load_pending(store.id)
+        if pending is None or pending.get("kind") != kind:
+            raise KaspiNoPendingLogin(
+                f"No {'SMS' if kind == 'phone' else 'email'} login is waiting for a code "
+                "(it expired or was never started); start the login again"
+            )
+        try:
+            async with gateway.json_login(pending["cookies"]) as login:
+                if kind == "phone":
+                    step = await login.sms_code(code)
+                else:
+                    step = await login.email_code(pending["email"], code)
+        except (KaspiCodeInvalid, KaspiNoPendingLogin) as exc:
+            if exc.retry_from_scratch:  # too many wrong codes, or Kaspi forgot the login
+                await gateway.drop_pending(store.id)
+            raise
+        await gateway.drop_pending(store.id)
+        # An email login remembers the password only if asked to; an SMS login leaves it as it was.
+        remembered = pending.get("credentials") if kind == "email" else _KEEP
+        await _open_session(session, gateway, store, step.cookies, credentials=remembered)
+        return LoginResult(True)
+
+
+async def _open_session(
+    session: AsyncSession,
+    gateway: KaspiGateway,
+    store: KaspiStore,
+    cookies: StoredCookies,
+    *,
+    credentials: dict[str, str] | object | None,
+) -> None:
+    """Probe the new cookies (`/s/m`), bind the store to its merchant and store them encrypted."""
+    async with gateway.cabinet(store, cookies) as cabinet:
+        merchants = await cabinet.merchants()
+        cookies = cabinet.cookies()
+    uids = [str(m["uid"]) for m in merchants]
+    if store.merchant_uid and store.merchant_uid not in uids:
+        raise Conflict(
+            f"This Kaspi account opens merchant {uids[0]}, but the store is merchant {store.merchant_uid}"
+        )
+    uid = store.merchant_uid or uids[0]
+    if await StoreRepository(session, Scope.everything()).uid_taken(store.company_id, uid, store.id):
+        raise Conflict(f"Another store of this company is already Kaspi merchant {uid}")
+    merchant = next(m for m in merchants if str(m["uid"]) == uid)
+    store.merchant_uid, store.merchant_name = uid, str(merchant.get("name") or "") or None
+    store.session_encrypted = gateway.encrypt(cookies)
+    if credentials is not _KEEP:
+        store.credentials_encrypted = gateway.encrypt(credentials) if credentials else None
+    store.status, store.status_reason = StoreStatus.active, None
+    store.logged_in_at = store.session_checked_at = now()
+    log.info("kaspi store %s logged in as merchant %s", store.id, uid)
+    await session.flush()
+
+
+async def _relogin(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> None:
+    """Renew an expired session with the stored password, or mark the store needs_login."""
+    if store.credentials_encrypted is None:
+        _needs_login(store, "The Kaspi session expired; log in again")
+        await session.flush()
+        raise KaspiNeedsLogin(store.status_reason or "")
+    secret = gateway.decrypt(store.credentials_encrypted)
+    try:
+        async with _one_login(gateway, store):
+            step = await _password_step(gateway, secret["email"], secret["password"])
+            if not step.done:
+                pending = {
+                    "kind": "email",
+                    "email": secret["email"],
+                    "cookies": step.cookies,
+                    "credentials": secret,
+                }
+                await gateway.save_pending(store.id, pending)
+                raise KaspiCodeRequired("Kaspi asks for the code it e-mailed; submit it at .../login/code")
+            await _open_session(session, gateway, store, step.cookies, credentials=secret)
+    except (KaspiWrongCredentials, KaspiCodeRequired) as exc:
+        if isinstance(exc, KaspiWrongCredentials):
+            store.credentials_encrypted = None
+        _needs_login(store, f"Automatic re-login failed: {exc.message}")
+        await session.flush()
+        raise KaspiNeedsLogin(store.status_reason or "") from exc
+
+
+async def _password_step(gateway: KaspiGateway, email: str, password: str) -> LoginStep:
+    if gateway.login_mode(None) == "browser":
+        return await gateway.browser_login().password(email, password)
+    async with gateway.json_login() as login:
+        return await login.password(email, password)
+
+
+def _ensure_usable(store: KaspiStore) -> None:
+    if store.status is not StoreStatus.active or store.session_encrypted is None:
+        raise KaspiNeedsLogin(store.status_reason or "The store is not logged in to Kaspi yet")
+    if store.locked_until is not None and store.locked_until > now():
+        seconds = int((store.locked_until - now()).total_seconds()) + 1
+        raise KaspiStoreLocked(
+            f"Kaspi limited this store; it is left alone for {seconds} s", retry_after=seconds
+        )
+
+
+async def with_cabinet(
+    session: AsyncSession,
+    gateway: KaspiGateway,
+    store: KaspiStore,
+    call: Callable[[CabinetClient], Awaitable[T]],
+) -> T:
+    """Run `call` with the store's session; on 401 re-login once and run it again."""
+    _ensure_usable(store)
+    try:
+        try:
+            return await _run(session, gateway, store, call)
+        except KaspiSessionExpired:
+            await _relogin(session, gateway, store)
+            return await _run(session, gateway, store, call)
+    except KaspiStoreLocked as exc:
+        log.warning("kaspi store %s locked for %s s", store.id, exc.retry_after)
+        store.locked_until = now() + timedelta(seconds=exc.retry_after)
+        await session.flush()
+        raise
+
+
+async def _run(
+    session: AsyncSession,
+    gateway: KaspiGateway,
+    store: KaspiStore,
+    call: Callable[[CabinetClient], Awaitable[T]],
+) -> T:
+    async with gateway.cabinet(store) as cabinet:
+        result = await call(cabinet)
+        cookies = cabinet.cookies()
+    if cookies != gateway.session_cookies(store):  # Kaspi refreshed a cookie: keep the new one
+        store.session_encrypted = gateway.encrypt(cookies)
+    store.session_checked_at = now()
+    await session.flush()
+    return result
+
+
+async def check_session(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> bool:
+    """Probe `/s/m`; an expired session is renewed when a password is stored."""
+    if store.session_encrypted is None:
+        return False
+    if store.status is StoreStatus.needs_login:
+        store.status = StoreStatus.active  # let the probe decide
+    try:
+        await with_cabinet(session, gateway, store, lambda cabinet: cabinet.merchants())
+    except KaspiNeedsLogin:
+        return False
+    return True
+
+
+# --- sync -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    on_sale: int
+    archived: int
+    removed: int
+    linked: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "on_sale": self.on_sale,
+            "archived": self.archived,
+            "removed": self.removed,
+            "linked": self.linked,
+        }
+
+
+async def _pull_all(cabinet: CabinetClient, page_size: int) -> list[tuple[bool, dict[str, Any]]]:
+    found: list[tuple[bool, dict[str, Any]]] = []
+    for on_sale in (True, False):
+        seen = 0
+        for page in range(MAX_PAGES):
+            batch = await cabinet.offers_page(on_sale=on_sale, page=page, limit=page_size)
+            found.extend((on_sale, item) for item in batch.items)
+            seen += len(batch.items)
+            if not batch.items or len(batch.items) < page_size or seen >= batch.total:
+                break
+    return found
+
+
+async def sync_store(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> SyncResult:
+    """Pull every page of on-sale and archived offers; offers gone from the cabinet become `removed`."""
+    started = now()
+    pulled = await with_cabinet(session, gateway, store, lambda c: _pull_all(c, gateway.kaspi.page_size))
+    offers = OfferRepository(session, Scope.everything())
+    unique = {str(item["sku"]): (on_sale, item) for on_sale, item in pulled}
+    products = await offers.product_ids_by_sku(store.company_id, list(unique))
+    rows = [
+        offer_row(item, store=store, on_sale=on_sale, product_id=products.get(sku), synced_at=started)
+        for sku, (on_sale, item) in unique.items()
+    ]
+    for start in range(0, len(rows), 500):
+        await offers.upsert(rows[start : start + 500])
+    removed = await offers.mark_removed(store.id, started)
+    store.last_synced_at, store.last_sync_error = now(), None
+    await session.flush()
+    on_sale = sum(1 for row in rows if row["state"] is OfferState.on_sale)
+    return SyncResult(on_sale, len(rows) - on_sale, removed, len([r for r in rows if r["product_id"]]))
+
+
+def _money(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() and amount >= 0 else None
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _city_prices(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        return {}
+    prices = {}
+    for city, value in raw.items():
+        price = _money(value.get("price") if isinstance(value, dict) else value)
+        if price is not None:
+            prices[str(city)] = int(price)
+    return prices
+
+
+_AVAILABILITY_KEYS = ("storeId", "available", "preOrder", "stockCount", "stockSpecified")
+
+
+def offer_row(
+    item: dict[str, Any], *, store: KaspiStore, on_sale: bool, product_id: int | None, synced_at: datetime
+) -> dict[str, Any]:
+    """One cabinet offer as a `kaspi_offers` row, tolerant of missing and unknown fields."""
+    city_prices = _city_prices(item.get("allCityPrices"))
+    price = _money(item.get("price"))
+    if not price:  # 0 when per-city prices are used
+        price = _money(item.get("minPrice")) or (
+            min(map(Decimal, city_prices.values())) if city_prices else None
+        )
+    images = item.get("images") if isinstance(item.get("images"), list) else []
+    availabilities = [
+        {k: a[k] for k in _AVAILABILITY_KEYS if k in a}
+        for a in item.get("availabilities") or []
+        if isinstance(a, dict) and a.get("storeId")
+    ]
+    return {
+        "company_id": store.company_id,
+        "store_id": store.id,
+        "product_id": product_id,
+        "sku": str(item["sku"])[:128],
+        "master_sku": str(item["masterSku"])[:64] if item.get("masterSku") else None,
+        "title": str(item.get("title") or item.get("masterTitle") or "")[:500],
+        "brand": str(item["brand"])[:200] if item.get("brand") else None,
+        "state": OfferState.on_sale if on_sale else OfferState.archived,
+        "price": price,
+        "min_price": _money(item.get("minPrice")),
+        "max_price": _money(item.get("maxPrice")),
+        "city_prices": city_prices,
+        "availabilities": availabilities,
+        "shop_link": str(item["shopLink"])[:500] if item.get("shopLink") else None,
+        "image_url": str(images[0])[:500] if images and isinstance(images[0], str) else None,
+        "kaspi_updated_at": _when(item.get("updatedAt")),
+        "synced_at": synced_at,
+    }
+
+
+async def refresh_offer(session: AsyncSession, gateway: KaspiGateway, offer: KaspiOffer) -> KaspiOffer:
+    """Re-read one offer from the cabinet (e.g. to see whether Kaspi applied a pushed price)."""
+    store = await session.get_one(KaspiStore, offer.store_id)
+    sku = offer.sku
+    item = await with_cabinet(session, gateway, store, lambda cabinet: cabinet.offer(sku))
+    if item is None:
+        offer.state = OfferState.removed
+    else:
+        on_sale = bool(item.get("available")) or any(
+            isinstance(a, dict) and a.get("available") == "yes" for a in item.get("availabilities") or []
+        )
+        row = offer_row(item, store=store, on_sale=on_sale, product_id=offer.product_id, synced_at=now())
+        for field, value in row.items():
+            if field not in ("sku", "company_id", "store_id"):
+                setattr(offer, field, value)
+    await session.flush()
+    return offer
+
+
+# --- prices and availability ----------------------------------------------------------------------
+
+
+def _points(offer: KaspiOffer, uid: str) -> list[dict[str, Any]]:
+    return offer.availabilities or [{"storeId": f"{uid}_PP1", "available": "yes", "preOrder": 0}]
+
+
+def _availability(point: dict[str, Any], available: str | None = None) -> dict[str, Any]:
+    """What is sent back for a pickup point: stock only where Kaspi tracks it (see KASPI.md)."""
+    sent = {"storeId": point["storeId"], "available": available or point.get("available", "yes")}
+    sent["preOrder"] = point.get("preOrder", 0) or 0
+    if point.get("stockSpecified") and "stockCount" in point:
+        sent["stockCount"] = point["stockCount"]
+    return sent
+
+
+def price_item(offer: KaspiOffer, uid: str, price: int, city_id: str | None) -> dict[str, Any]:
+    item: dict[str, Any] = {"merchantUid": uid, "sku": offer.sku, "model": offer.title, "price": price}
+    if city_id:
+        item["cityPrices"] = [{"cityId": city_id, "value": price}]
+    item["availabilities"] = [_availability(p) for p in _points(offer, uid)]
+    return item
+
+
+def availability_item(offer: KaspiOffer, uid: str, available: bool) -> dict[str, Any]:
+    flag = "yes" if available else "no"
+    item: dict[str, Any] = {"merchantUid": uid, "sku": offer.sku, "model": offer.title}
+    if offer.price:
+        item["price"] = int(offer.price)
+    item["availabilities"] = [_availability(p, flag) for p in _points(offer, uid)]
+    return item
+
+
+async def push_price(
+    session: AsyncSession, gateway: KaspiGateway, offer: KaspiOffer, price: int, city_id: str | None
+) -> str:
+    store = await session.get_one(KaspiStore, offer.store_id)
+    _ensure_usable(store)
+    uid = store.merchant_uid or ""
+    upload = await with_cabinet(
+        session, gateway, store, lambda c: c.push(price_item(offer, uid, price, city_id))
+    )
+    offer.pushed_price, offer.pushed_at, offer.pricefeed_id = Decimal(price), now(), upload
+    await session.flush()
+    return upload
+
+
+async def set_on_sale(
+    session: AsyncSession, gateway: KaspiGateway, scope: Scope, offer_ids: list[int], *, available: bool
+) -> list[str]:
+    """Put offers on or off sale through the batch pricefeed, store by store, in chunks."""
+    ids = sorted(set(offer_ids))
+    offers = await OfferRepository(session, scope).by_ids(ids)
+    missing = sorted(set(ids) - {o.id for o in offers})
+    if missing:
+        raise NotFound(f"Kaspi offers not found: {', '.join(map(str, missing[:20]))}")
+    uploads: list[str] = []
+    for store_id in sorted({o.store_id for o in offers}):
+        store = await session.get_one(KaspiStore, store_id)
+        _ensure_usable(store)
+        uid = store.merchant_uid or ""
+        mine = [o for o in offers if o.store_id == store_id and o.state is not OfferState.removed]
+        size = gateway.kaspi.batch_size
+        for start in range(0, len(mine), size):
+            chunk = mine[start : start + size]
+            items = [availability_item(o, uid, available) for o in chunk]
+            upload = await with_cabinet(session, gateway, store, _batch_call(items))
+            uploads.append(upload)
+            for offer in chunk:
+                offer.pushed_available, offer.pushed_at, offer.pricefeed_id = available, now(), upload
+            await session.flush()
+    return uploads
+
+
+def _batch_call(items: list[dict[str, Any]]) -> Callable[[CabinetClient], Awaitable[str]]:
+    return lambda cabinet: cabinet.push_batch(items)
+
+
+# --- competitors ----------------------------------------------------------------------------------
+
+
+async def competitors(
+    session: AsyncSession,
+    gateway: KaspiGateway,
+    scope: Scope,
+    master_sku: str,
+    city_id: str,
+    *,
+    store_id: int | None,
+) -> tuple[list[PublicOffer], int]:
+    """Everyone's offers of the product in the city, minus those of the caller's own stores."""
+    stores = StoreRepository(session, scope)
+    company_id = (await stores.get(store_id)).company_id if store_id is not None else None
+    own = await stores.merchant_uids(company_id)
+    offers = await gateway.storefront().offers(master_sku, city_id)
+    others = [o for o in offers if o.merchant_id not in own]
+    return others, len(offers) - len(others)
+
+
+async def record_sync_failure(session: AsyncSession, store_id: int, error: KaspiError | Exception) -> None:
+    store = await session.get(KaspiStore, store_id)
+    if store is not None:
+        store.last_sync_error = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+        await session.flush()

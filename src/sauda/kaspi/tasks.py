@@ -1,0 +1,48 @@
+"""Worker jobs of Kaspi stores: sync one store (on request), sync every active store (hourly)."""
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sauda.kaspi import service
+from sauda.kaspi.errors import KaspiError, KaspiUnavailable
+from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.models import KaspiStore
+from sauda.kaspi.repository import StoreRepository
+from sauda.tenancy import Scope
+from sauda.worker import Context, cron_task, enqueue_after_commit, job_session, task
+
+log = logging.getLogger(__name__)
+
+
+def gateway(ctx: Context) -> KaspiGateway:
+    return KaspiGateway(ctx["settings"], ctx["redis"])
+
+
+@task(retry_on=(KaspiUnavailable,))
+async def sync_kaspi_store(ctx: Context, store_id: int) -> dict[str, Any]:
+    try:
+        async with job_session(ctx) as session:
+            store = await session.get(KaspiStore, store_id)
+            if store is None:
+                return {"skipped": "the store no longer exists"}
+            result = await service.sync_store(session, gateway(ctx), store)
+    except KaspiError as exc:
+        async with job_session(ctx) as session:
+            await service.record_sync_failure(session, store_id, exc)
+        raise
+    log.info("kaspi store %s synced: %s", store_id, result)
+    return result.as_dict()
+
+
+@cron_task(minute=17)
+async def sync_kaspi_stores(ctx: Context) -> dict[str, Any]:
+    """Every hour at minute 17: one sync job per active store, deduplicated per hour."""
+    hour = datetime.now(UTC).strftime("%Y%m%d%H")
+    async with job_session(ctx) as session:
+        ids = await StoreRepository(session, Scope.everything()).syncable_ids()
+        for store_id in ids:
+            enqueue_after_commit(
+                session, "sync_kaspi_store", store_id, job_id=f"kaspi-sync:{store_id}:{hour}"
+            )
+    return {"stores": len(ids)}

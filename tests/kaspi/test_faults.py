@@ -1,0 +1,269 @@
+"""Kaspi misbehaving, end to end through the API: limits and locks, expired sessions, 5xx,
+timeouts, HTML bot walls. The client must keep Kaspi's limits itself and never crash."""
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sauda.config import KaspiSettings
+from sauda.kaspi.sandbox import SandboxState
+from sauda.kaspi.tasks import sync_kaspi_stores
+from sauda.worker import cron_jobs
+from tests.conftest import RunWorker
+from tests.factories import Factory
+from tests.kaspi.conftest import UID, Kaspi, stored
+
+
+async def _synced_store(kaspi: Kaspi, run_worker: RunWorker, **login: Any) -> dict[str, Any]:
+    store = await kaspi.logged_in_store(**login)
+    response = await kaspi.call("POST", f"/stores/{store['id']}/sync")
+    assert response.status_code == 202
+    await run_worker()
+    return store
+
+
+async def _offer_ids(kaspi: Kaspi, n: int) -> list[int]:
+    response = await kaspi.call("GET", "/offers", params={"limit": n, "state": "on_sale"})
+    return [o["id"] for o in response.json()["items"]]
+
+
+async def _push(kaspi: Kaspi, offer_id: int, price: int = 1990) -> Any:
+    return await kaspi.call("POST", f"/offers/{offer_id}/price", json={"price": price})
+
+
+# --- pricefeed: per-merchant rate, 429 and the lock ----------------------------------------------
+
+
+async def test_pricefeed_rate_is_kept_across_concurrent_requests(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, kaspi_settings: KaspiSettings
+) -> None:
+    await _synced_store(kaspi, run_worker)
+    ids = await _offer_ids(kaspi, 6)
+    kaspi_settings.pricefeed_per_second = 2  # Kaspi (the sandbox) locks above 3 per second
+    responses = await asyncio.gather(*(_push(kaspi, i) for i in ids))
+    assert [r.status_code for r in responses] == [202] * 6
+    assert len(sandbox.pricefeed) == 6
+    assert sandbox.locked_until == {}
+
+
+async def test_a_429_locks_the_store_for_the_lock_period(
+    kaspi: Kaspi,
+    sandbox: SandboxState,
+    run_worker: RunWorker,
+    kaspi_settings: KaspiSettings,
+    redis: Redis,
+    factory: Factory,
+) -> None:
+    store = await _synced_store(kaspi, run_worker)
+    ids = await _offer_ids(kaspi, 6)
+    kaspi_settings.pricefeed_per_second = 1000  # as if the limiter were not there
+    sandbox.limits.pricefeed_per_second = 1  # a strict Kaspi, so a slow machine still trips it
+    statuses = [(await _push(kaspi, i)).status_code for i in ids[:5]]
+    assert statuses[0] == 202
+    assert 429 in statuses
+    assert all(s == 429 for s in statuses[statuses.index(429) :])
+    locked = await _push(kaspi, ids[5])
+    assert locked.status_code == 429
+    assert locked.json()["error"] == "kaspi_store_locked"
+    assert int(locked.headers["Retry-After"]) > 1700
+    assert 1700 < await redis.ttl(f"sauda:kaspi:lock:{UID}") <= 1800
+    after = (await kaspi.call("GET", f"/stores/{store['id']}")).json()
+    assert after["locked_until"] is not None
+    # the locked store is left alone: nothing more reaches Kaspi, not even reads
+    before = sandbox.requests["cabinet"]
+    assert (await _push(kaspi, ids[0])).status_code == 429
+    assert (await kaspi.call("POST", "/offers/batch-disable", json={"offer_ids": ids})).status_code == 429
+    assert sandbox.requests["cabinet"] == before
+    assert (await stored(factory, store["id"])).locked_until is not None
+
+
+async def test_changes_per_window_are_capped(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, kaspi_settings: KaspiSettings
+) -> None:
+    await _synced_store(kaspi, run_worker)
+    ids = await _offer_ids(kaspi, 4)
+    kaspi_settings.pricefeed_changes_per_window = 3
+    statuses = [(await _push(kaspi, i)).status_code for i in ids]
+    assert statuses == [202, 202, 202, 429]
+    refused = await _push(kaspi, ids[0])
+    assert refused.json()["error"] == "kaspi_rate_limited"
+    assert "3 Kaspi changes per 30 minutes" in refused.json()["detail"]
+    assert len(sandbox.pricefeed) == 3
+
+
+# --- storefront: per-IP rate and 403 bursts ------------------------------------------------------
+
+
+async def test_storefront_rate_is_kept(
+    kaspi: Kaspi, sandbox: SandboxState, kaspi_settings: KaspiSettings
+) -> None:
+    sandbox.limits.storefront_per_second = 4
+    kaspi_settings.storefront_per_second = 2
+    responses = await asyncio.gather(*(kaspi.call("GET", "/products/113744000/offers") for _ in range(6)))
+    assert [r.status_code for r in responses] == [200] * 6
+
+
+async def test_storefront_403_burst_cools_down(
+    kaspi: Kaspi, sandbox: SandboxState, kaspi_settings: KaspiSettings
+) -> None:
+    sandbox.limits.storefront_per_second = 1
+    kaspi_settings.storefront_per_second = 1000
+    statuses = [(await kaspi.call("GET", "/products/113744000/offers")).status_code for _ in range(4)]
+    assert statuses[0] == 200
+    assert 503 in statuses
+    assert all(s == 503 for s in statuses[statuses.index(503) :])
+    refused = await kaspi.call("GET", "/products/113744000/offers")
+    assert refused.json()["error"] == "kaspi_blocked"
+    assert refused.headers["Retry-After"] == str(kaspi_settings.storefront_cooldown_seconds)
+    before = sandbox.requests["storefront"]
+    await kaspi.call("GET", "/products/113744000/offers")
+    assert sandbox.requests["storefront"] == before  # cooling down: Kaspi is not asked
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+async def test_price_push_renews_an_expired_session(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
+) -> None:
+    await _synced_store(kaspi, run_worker, remember_credentials=True)
+    offer_id = (await _offer_ids(kaspi, 1))[0]
+    sandbox.expire_sessions()
+    response = await _push(kaspi, offer_id)
+    assert response.status_code == 202, response.text
+    assert sandbox.logins[UID] == 2
+    assert len(sandbox.pricefeed) == 1
+
+
+async def test_expired_session_without_password_stops_the_store(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
+) -> None:
+    store = await _synced_store(kaspi, run_worker)
+    offer_id = (await _offer_ids(kaspi, 1))[0]
+    sandbox.expire_sessions()
+    response = await _push(kaspi, offer_id)
+    assert response.status_code == 409
+    assert response.json()["error"] == "kaspi_needs_login"
+    after = (await kaspi.call("GET", f"/stores/{store['id']}")).json()
+    assert after["status"] == "needs_login"
+    assert "expired" in after["status_reason"]
+    # and every later call says so without asking Kaspi
+    before = sandbox.requests["cabinet"]
+    assert (await _push(kaspi, offer_id)).json()["error"] == "kaspi_needs_login"
+    assert sandbox.requests["cabinet"] == before
+
+
+async def test_sync_job_marks_needs_login(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, factory: Factory
+) -> None:
+    store = await kaspi.logged_in_store()
+    sandbox.expire_sessions()
+    response = await kaspi.call("POST", f"/stores/{store['id']}/sync")
+    await run_worker()
+    job = (await kaspi.client.get(f"/api/v1/jobs/{response.json()['job_id']}", headers=kaspi.headers)).json()
+    assert job["status"] == "failed"
+    assert job["attempts"] == 1  # not worth retrying
+    assert "KaspiNeedsLogin" in job["error"]
+    row = await stored(factory, store["id"])
+    assert row.status.value == "needs_login"
+    assert row.last_sync_error is not None
+
+
+async def test_sync_job_renews_the_session(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
+) -> None:
+    store = await kaspi.logged_in_store(remember_credentials=True)
+    sandbox.expire_sessions()
+    await kaspi.call("POST", f"/stores/{store['id']}/sync")
+    await run_worker()
+    assert (await kaspi.call("GET", "/offers")).json()["total"] == 45
+    assert sandbox.logins[UID] == 2
+
+
+# --- outages: 5xx, timeouts, HTML ----------------------------------------------------------------
+
+
+async def test_transient_5xx_is_retried(kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker) -> None:
+    store = await kaspi.logged_in_store()
+    sandbox.faults.fail_next = {"cabinet": [500, 503]}
+    await kaspi.call("POST", f"/stores/{store['id']}/sync")
+    await run_worker()
+    assert (await kaspi.call("GET", "/offers")).json()["total"] == 45
+
+
+async def test_lasting_5xx_fails_the_job_after_retries(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, factory: Factory
+) -> None:
+    store = await kaspi.logged_in_store()
+    sandbox.faults.fail_next = {"cabinet": [502] * 50}
+    response = await kaspi.call("POST", f"/stores/{store['id']}/sync")
+    await run_worker()
+    job = (await kaspi.client.get(f"/api/v1/jobs/{response.json()['job_id']}", headers=kaspi.headers)).json()
+    assert job["status"] == "failed"
+    assert job["attempts"] == 3
+    assert "server error 502" in job["error"]
+    row = await stored(factory, store["id"])
+    assert "502" in (row.last_sync_error or "")
+    assert row.status.value == "active"  # an outage is not a login problem
+
+
+async def test_slow_kaspi_times_out(
+    kaspi: Kaspi, sandbox: SandboxState, kaspi_settings: KaspiSettings
+) -> None:
+    kaspi_settings.timeout_seconds = 0.2
+    kaspi_settings.retries = 1
+    sandbox.faults.delay_seconds = 1.0
+    response = await kaspi.call("GET", "/products/113744000/offers")
+    assert response.status_code == 502
+    assert response.json()["error"] == "kaspi_unavailable"
+    assert "no answer in time" in response.json()["detail"]
+
+
+async def test_html_instead_of_json_is_blocked_not_a_crash(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
+) -> None:
+    await _synced_store(kaspi, run_worker)
+    offer_id = (await _offer_ids(kaspi, 1))[0]
+    sandbox.faults.html_instead_of_json = {"cabinet", "storefront"}
+    push = await _push(kaspi, offer_id)
+    assert push.status_code == 503
+    assert push.json()["error"] == "kaspi_blocked"
+    lookup = await kaspi.call("GET", "/products/113744000/offers")
+    assert lookup.status_code == 503
+    assert lookup.json()["error"] == "kaspi_blocked"
+
+
+async def test_bot_wall_403(kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker) -> None:
+    await _synced_store(kaspi, run_worker)
+    offer_id = (await _offer_ids(kaspi, 1))[0]
+    sandbox.faults.bot_wall = {"cabinet", "storefront"}
+    assert (await _push(kaspi, offer_id)).json()["error"] == "kaspi_blocked"
+    assert (await kaspi.call("GET", "/products/113744000/offers")).json()["error"] == "kaspi_blocked"
+
+
+# --- the schedule --------------------------------------------------------------------------------
+
+
+async def test_hourly_sync_covers_active_stores_only(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, app: FastAPI, settings: Any
+) -> None:
+    active = await kaspi.logged_in_store()
+    idle = await kaspi.new_store(name="Не подключён")
+    ctx = {"sessionmaker": app.state.sessionmaker, "redis": app.state.arq, "settings": settings}
+    assert await sync_kaspi_stores(ctx) == {"stores": 1}
+    assert await sync_kaspi_stores(ctx) == {"stores": 1}  # same hour: the same job id
+    await run_worker()
+    offers = (await kaspi.call("GET", "/offers")).json()
+    assert offers["total"] == 45
+    assert {o["store_id"] for o in offers["items"]} == {active["id"]}
+    assert idle["status"] == "new"
+    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    assert sessionmaker is not None
+
+
+def test_sync_runs_hourly_at_minute_17(settings: Any) -> None:
+    schedules = {job.name: (job.hour, job.minute) for job in cron_jobs(settings)}
+    assert schedules["cron:sync_kaspi_stores"] == (None, 17)
