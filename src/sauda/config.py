@@ -112,6 +112,18 @@ class KaspiSettings(BaseModel):
     page_size: int = 100
     batch_size: int = 100
     default_city_id: str = "750000000"
+    # --- demper (price dumper) ---
+    demper_check_minutes: int = 15  # a store's default check interval
+    demper_priority_minutes: int = 5  # priority offers are checked this often
+    demper_run_seconds: int = 240  # one run stops after this long; the rest stays due
+    demper_concurrency: int = 4  # storefront lookups in flight per outgoing IP
+    demper_max_attempts: int = 3  # storefront attempts per offer (switching proxy after a 403)
+    demper_retry_minutes: int = 2  # an offer whose lookup failed is tried again this much later
+    # --- preorders ---
+    preorder_check_seconds: int = 300  # how often a pending preorder is looked up on the storefront
+    preorder_timeout_seconds: int = 86_400  # pending this long without showing up: failed
+    # --- proxy pool ---
+    proxy_bench_seconds: int = 120  # a proxy that failed or got 403/405 rests this long
 
 
 class Settings(BaseSettings):

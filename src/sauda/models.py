@@ -4,7 +4,15 @@ from sauda.auth.models import ClientScope, IntegrationClient, Invite, RefreshTok
 from sauda.calendar.models import Appointment, AppointmentSlot, AppointmentStatus, BotStatistics, Event
 from sauda.db import Base
 from sauda.jobs.models import Job, JobStatus
-from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
+from sauda.kaspi.models import (
+    KaspiOffer,
+    KaspiPreorder,
+    KaspiPriceHistory,
+    KaspiProxy,
+    KaspiStore,
+    OfferState,
+    StoreStatus,
+)
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, DebtRun, Product
 
 __all__ = [
@@ -25,6 +33,9 @@ __all__ = [
     "Job",
     "JobStatus",
     "KaspiOffer",
+    "KaspiPreorder",
+    "KaspiPriceHistory",
+    "KaspiProxy",
     "KaspiStore",
     "OfferState",
     "Product",
