@@ -68,8 +68,8 @@ class KaspiGateway:
             proxy=proxy,
         )
 
-    def storefront(self, *, proxy: str | None = None) -> StorefrontClient:
-        return StorefrontClient(self.kaspi, limiter=self.limiter, proxy=proxy)
+    def storefront(self, *, proxy: str | None = None, ip_key: str | None = None) -> StorefrontClient:
+        return StorefrontClient(self.kaspi, limiter=self.limiter, proxy=proxy, ip_key=ip_key)
 
     def json_login(self, cookies: StoredCookies | None = None, *, proxy: str | None = None) -> JsonLogin:
         return JsonLogin(self.kaspi, cookies=cookies, proxy=proxy)

@@ -121,7 +121,10 @@ class KaspiOffer(Base):
         Index("ix_kaspi_offers_company_id_title", "company_id", "title", "id"),
         Index("ix_kaspi_offers_master_sku", "master_sku"),
         Index(
-            "ix_kaspi_offers_demper_due", "store_id", "demper_next_at", postgresql_where=text("demper_enabled")
+            "ix_kaspi_offers_demper_due",
+            "store_id",
+            "demper_next_at",
+            postgresql_where=text("demper_enabled"),
         ),
         CheckConstraint(
             "demper_floor IS NULL OR demper_ceiling IS NULL OR demper_floor <= demper_ceiling",

@@ -112,9 +112,11 @@ class LoginLock:
 
     _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
+    kind = "login"
+
     def __init__(self, redis: Redis, store_id: int, seconds: int) -> None:
         self.redis = redis
-        self.key = f"{_PREFIX}:login:{store_id}"
+        self.key = f"{_PREFIX}:{self.kind}:{store_id}"
         self.seconds = seconds
         self.token = ""
 
@@ -124,3 +126,12 @@ class LoginLock:
 
     async def release(self) -> None:
         await self.redis.eval(self._RELEASE, 1, self.key, self.token)  # type: ignore[misc]
+
+    async def held(self) -> bool:
+        return bool(await self.redis.exists(self.key))
+
+
+class RepriceLock(LoginLock):
+    """One demper run per store at a time, across workers (a second job for it skips)."""
+
+    kind = "demper-run"

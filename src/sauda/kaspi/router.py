@@ -5,31 +5,37 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from sauda.auth.deps import CurrentUser, ScopeDep, SettingsDep
 from sauda.db import SessionDep
-from sauda.kaspi import service
+from sauda.kaspi import repricing, service
 from sauda.kaspi.deps import GatewayDep, ScopedOffer, ScopedStore
 from sauda.kaspi.models import KaspiStore, OfferState, StoreStatus
 from sauda.kaspi.repository import OfferFilters, OfferRepository, StoreRepository
 from sauda.kaspi.schemas import (
     BatchIn,
     BatchOut,
+    BulkDemperIn,
+    BulkDemperOut,
     CodeIn,
     CompetitorOfferOut,
     CompetitorsOut,
     LoginOut,
+    OfferDemperIn,
     OfferOrdering,
     OfferOut,
     PasswordLoginIn,
     PendingLoginOut,
+    PriceHistoryOut,
     PriceIn,
     PricePushOut,
     SessionCheckOut,
     SmsStartIn,
     StoreCreate,
+    StoreDemperIn,
+    StoreDemperOut,
     StoreOut,
     StoreUpdate,
 )
 from sauda.network.schemas import JobStarted
-from sauda.pagination import Page, PageDep, make_page
+from sauda.pagination import Page, PageDep, make_page, paginate
 from sauda.worker import start_job
 
 router = APIRouter(prefix="/kaspi", tags=["kaspi"])
@@ -230,3 +236,50 @@ async def product_offers(
     offers, own = await service.competitors(session, gateway, scope, master_sku, city, store_id=store_id)
     items = [CompetitorOfferOut.model_validate(o, from_attributes=True) for o in offers]
     return CompetitorsOut(master_sku=master_sku, city_id=city, offers=items, own_excluded=own)
+
+
+# --- demper ---------------------------------------------------------------------------------------
+
+
+@router.get("/stores/{store_id}/demper/status", response_model=StoreDemperOut)
+async def demper_status(store: ScopedStore, session: SessionDep, gateway: GatewayDep) -> StoreDemperOut:
+    """The store's demper settings, last run (counts, errors), next due check, whether one runs now."""
+    return await repricing.store_demper_out(session, gateway, store)
+
+
+@router.patch("/stores/{store_id}/demper", response_model=StoreDemperOut)
+async def update_store_demper(
+    store: ScopedStore, data: StoreDemperIn, session: SessionDep, gateway: GatewayDep
+) -> StoreDemperOut:
+    """Check interval, default step, working hours (business timezone), excluded merchant ids,
+    raise to the ceiling when alone, dry-run."""
+    await repricing.update_store_demper(session, store, data)
+    return await repricing.store_demper_out(session, gateway, store)
+
+
+@router.post("/stores/{store_id}/demper/run", response_model=JobStarted, status_code=202)
+async def run_demper(store: ScopedStore, session: SessionDep, user: CurrentUser) -> JobStarted:
+    """Check every enabled offer of the store now (any hour); poll `/api/v1/jobs/{job_id}`.
+    A run already in progress makes this one skip."""
+    job = await start_job(session, "reprice_kaspi_store", store.id, True, user_id=user.id)
+    return JobStarted(job_id=str(job.id))
+
+
+@router.patch("/offers/{offer_id}/demper", response_model=OfferOut)
+async def update_offer_demper(offer: ScopedOffer, data: OfferDemperIn, session: SessionDep) -> OfferOut:
+    """Demper settings of one offer: enabled, floor, ceiling, step, strategy, position, priority."""
+    return OfferOut.model_validate(await repricing.update_offer_demper(session, offer, data))
+
+
+@router.post("/offers/demper/bulk", response_model=BulkDemperOut)
+async def bulk_demper(data: BulkDemperIn, session: SessionDep, scope: ScopeDep) -> BulkDemperOut:
+    """Enable or disable demping (and optionally set floor, ceiling, ...) for many offers at once."""
+    count = await repricing.bulk_demper(session, scope, data)
+    return BulkDemperOut(offers=count, enabled=data.enabled)
+
+
+@router.get("/offers/{offer_id}/history", response_model=Page[PriceHistoryOut])
+async def price_history(offer: ScopedOffer, session: SessionDep, params: PageDep) -> Page[PriceHistoryOut]:
+    """Every demper decision of the offer, newest first: old, new, leader, reason, action."""
+    rows, total = await paginate(session, repricing.history_stmt(offer.id), params)
+    return make_page([PriceHistoryOut.model_validate(r) for r in rows], total, params)

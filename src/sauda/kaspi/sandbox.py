@@ -187,6 +187,11 @@ class SandboxState:
         self._storefront_blocked: dict[str, float] = {}
         self._pricefeed_hits: dict[str, deque[float]] = {}
         self.locked_until: dict[str, float] = {}
+        # Scripted competitor moves: each lookup of a product applies its next list (a competitor
+        # reacting to us), e.g. `moves["113744000"] = [[competitor("M1", "A", 900)], ...]`.
+        self.moves: dict[str, list[list[dict[str, Any]]]] = {}
+        self.refused: Counter[str] = Counter()  # 403s / 429s answered, by area
+        self.storefront_by_ip: Counter[str] = Counter()  # lookups answered, by client IP
         self.seed(self)
 
     # --- building data ------------------------------------------------------------------------
@@ -228,6 +233,12 @@ class SandboxState:
 
     # --- limits -------------------------------------------------------------------------------
     def storefront_refused(self, ip: str) -> bool:
+        refused = self._storefront_refused(ip)
+        if refused:
+            self.refused["storefront"] += 1
+        return refused
+
+    def _storefront_refused(self, ip: str) -> bool:
         now = time.monotonic()
         if self._storefront_blocked.get(ip, 0) > now:
             return True
@@ -240,12 +251,29 @@ class SandboxState:
     def pricefeed_refused(self, uid: str) -> bool:
         now = time.monotonic()
         if self.locked_until.get(uid, 0) > now:
+            self.refused["pricefeed"] += 1
             return True
         hits = _recent(self._pricefeed_hits.setdefault(uid, deque()), now)
         if len(hits) > self.limits.pricefeed_per_second:
             self.locked_until[uid] = now + self.limits.lock_seconds
+            self.refused["pricefeed"] += 1
             return True
         return False
+
+    def public_offers(self, master_sku: str, city: str) -> list[dict[str, Any]]:
+        """What the storefront shows for a product: scripted competitors plus every sandbox
+        merchant's on-sale offer (with its preorder days), cheapest first."""
+        if self.moves.get(master_sku):
+            self.competitors[master_sku] = self.moves[master_sku].pop(0)
+        offers = list(self.competitors.get(master_sku, []))
+        for merchant in self.merchants.values():
+            for offer in merchant.offers.values():
+                if offer.master_sku == master_sku and offer.on_sale:
+                    price = offer.city_prices.get(city, offer.price)
+                    preorder = max((int(p.get("preOrder") or 0) for p in offer.points.values()), default=0)
+                    offers.append(competitor(merchant.uid, merchant.name, price, preorder=preorder))
+        offers.sort(key=lambda o: o["price"])
+        return offers
 
     def send_code(self, who: str) -> int | None:
         """Send a code to `who`; returns the break in seconds when Kaspi would refuse (flood)."""
@@ -530,7 +558,11 @@ def create_sandbox(state: SandboxState | None = None) -> FastAPI:
     async def public_offers(request: Request, master_sku: str) -> Response:
         if request.method != "POST":
             return JSONResponse({"error": "Method Not Allowed"}, 405)
-        if state.storefront_refused(request.client.host if request.client else "?"):
+        # Behind a proxy every caller is 127.0.0.1 here: the test proxies name their outgoing
+        # "IP" in X-Forwarded-For, as a real proxy chain would.
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        ip = forwarded or (request.client.host if request.client else "?")
+        if state.storefront_refused(ip):
             return JSONResponse({"error": "Forbidden"}, 403)
         try:
             body = json.loads(await request.body())
@@ -539,14 +571,8 @@ def create_sandbox(state: SandboxState | None = None) -> FastAPI:
             return JSONResponse({"error": "bad request"}, 400)
         if limit > 64 or limit < 1:
             return JSONResponse({"error": "limit"}, 400)
-        offers = list(state.competitors.get(master_sku, []))
-        for merchant in state.merchants.values():
-            for offer in merchant.offers.values():
-                if offer.master_sku == master_sku and offer.on_sale:
-                    city = str(body.get("cityId", ""))
-                    price = offer.city_prices.get(city, offer.price)
-                    offers.append(competitor(merchant.uid, merchant.name, price))
-        offers.sort(key=lambda o: o["price"])
+        state.storefront_by_ip[ip] += 1
+        offers = state.public_offers(master_sku, str(body.get("cityId", "")))
         chunk = offers[page * limit : (page + 1) * limit]
         return JSONResponse({"offers": chunk, "total": len(offers), "offersCount": len(offers)})
 
@@ -585,6 +611,26 @@ def create_sandbox(state: SandboxState | None = None) -> FastAPI:
             competitor(o["merchantId"], o.get("merchantName", ""), int(o["price"])) | o for o in offers
         ]
         return {"master_sku": master_sku, "offers": len(offers)}
+
+    @app.post("/_sandbox/limits", tags=["control"])
+    async def set_limits(values: dict[str, float]) -> dict[str, Any]:
+        """Change Kaspi's limits, e.g. `{"storefront_per_second": 10, "pricefeed_per_second": 2}`."""
+        for key, value in values.items():
+            if not hasattr(state.limits, key):
+                return {"error": f"unknown limit {key}"}
+            setattr(state.limits, key, type(getattr(state.limits, key))(value))
+        return {"limits": vars(state.limits)}
+
+    @app.get("/_sandbox/stats", tags=["control"])
+    async def stats() -> dict[str, Any]:
+        """Requests, refusals (403/429 answered) and storefront lookups per client IP."""
+        return {
+            "requests": dict(state.requests),
+            "refused": dict(state.refused),
+            "storefront_by_ip": dict(state.storefront_by_ip),
+            "pricefeed_uploads": len(state.pricefeed),
+            "pricefeed_items": sum(len(u["items"]) for u in state.pricefeed),
+        }
 
     @app.post("/_sandbox/reset", tags=["control"])
     async def reset() -> dict[str, str]:

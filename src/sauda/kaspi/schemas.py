@@ -1,11 +1,11 @@
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from sauda.kaspi.login import phone_mask
-from sauda.kaspi.models import OfferState, StoreStatus
+from sauda.kaspi.models import DemperStrategy, OfferState, PreorderStatus, PriceAction, StoreStatus
 from sauda.money import Money
 from sauda.network.schemas import WriteModel
 
@@ -145,6 +145,15 @@ class OfferOut(BaseModel):
     pushed_available: bool | None
     pushed_at: datetime | None
     pricefeed_id: str | None
+    demper_enabled: bool = False
+    demper_floor: int | None = None
+    demper_ceiling: int | None = None
+    demper_step: int | None = None
+    demper_strategy: DemperStrategy = DemperStrategy.undercut
+    demper_position: int = 1
+    demper_priority: bool = False
+    demper_next_at: datetime | None = None
+    demper_checked_at: datetime | None = None
 
 
 class OfferOrdering(StrEnum):
@@ -196,3 +205,166 @@ class CompetitorsOut(BaseModel):
     city_id: str
     offers: list[CompetitorOfferOut] = Field(description="other merchants' offers, cheapest first")
     own_excluded: int = Field(description="offers of your own stores left out")
+
+
+# --- demper -------------------------------------------------------------------------------------
+
+
+class OfferDemperIn(BaseModel):
+    """Demper settings of an offer (whole tenge). Enabling needs a floor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    floor: int | None = Field(default=None, gt=0, le=100_000_000, description="never go below")
+    ceiling: int | None = Field(default=None, gt=0, le=100_000_000, description="never go above")
+    step: int | None = Field(default=None, ge=1, le=1_000_000, description="null: the store's step")
+    strategy: DemperStrategy | None = None
+    position: int | None = Field(default=None, ge=1, le=64, description="for strategy=position")
+    priority: bool | None = Field(default=None, description="checked more often, and first")
+
+    @model_validator(mode="after")
+    def _floor_below_ceiling(self) -> "OfferDemperIn":
+        if self.floor is not None and self.ceiling is not None and self.floor > self.ceiling:
+            raise ValueError("floor must not be above ceiling")
+        return self
+
+
+class BulkDemperIn(OfferDemperIn):
+    offer_ids: list[int] = Field(min_length=1, max_length=10_000)
+    enabled: bool | None = Field(default=None, description="true: enable, false: disable demping")
+
+
+class BulkDemperOut(BaseModel):
+    offers: int
+    enabled: bool | None
+
+
+class StoreDemperIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interval_minutes: int | None = Field(default=None, ge=1, le=1440)
+    step: int | None = Field(default=None, ge=1, le=1_000_000)
+    hours_from: time | None = Field(default=None, description="working hours, business timezone")
+    hours_to: time | None = None
+    excluded_merchants: list[str] | None = Field(default=None, max_length=500)
+    raise_when_alone: bool | None = None
+    dry_run: bool | None = Field(default=None, description="record decisions without pushing them")
+
+
+class StoreDemperOut(BaseModel):
+    store_id: int
+    interval_minutes: int
+    step: int
+    hours_from: time | None
+    hours_to: time | None
+    excluded_merchants: list[str]
+    raise_when_alone: bool
+    dry_run: bool
+    last_run_at: datetime | None
+    last_result: dict[str, Any] | None
+    last_error: str | None
+    locked_until: datetime | None
+    store_status: StoreStatus
+    enabled_offers: int
+    due_offers: int
+    next_due_at: datetime | None
+    running: bool
+    pending_preorders: int
+
+
+class PriceHistoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    offer_id: int
+    created_at: datetime
+    old_price: Money | None
+    new_price: Money | None = Field(description="what the demper set (or would have, in dry-run)")
+    leader_price: Money | None
+    leader_merchant_id: str | None
+    competitors: int
+    reason: str
+    action: PriceAction
+    detail: str | None
+    pricefeed_id: str | None
+
+
+# --- preorders ----------------------------------------------------------------------------------
+
+
+class PreorderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offer_id: int
+    days: int = Field(ge=0, le=30, description="days until the item reaches the point; 0 = in stock")
+    points: list[str] = Field(
+        default_factory=list, max_length=20, description='pickup points ("PP1"); empty = every point'
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _points(cls, value: list[str]) -> list[str]:
+        import re
+
+        for point in value:
+            if not re.fullmatch(r"PP\d{1,3}", point):
+                raise ValueError(f"{point!r} is not a pickup point like PP1")
+        return sorted(set(value))
+
+
+class PreorderOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    company_id: int
+    store_id: int
+    offer_id: int
+    days: int
+    points: list[str]
+    status: PreorderStatus
+    reason: str | None
+    requested_at: datetime
+    uploaded_at: datetime | None
+    checked_at: datetime | None
+    confirmed_at: datetime | None
+
+
+class PreorderImportOut(BaseModel):
+    rows: int
+    saved: int
+    errors: list[dict[str, Any]] = Field(description="row, column, message; nothing is saved if any")
+
+
+# --- proxies ------------------------------------------------------------------------------------
+
+
+class ProxyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(pattern=r"^https?://", max_length=500, description="http://user:pass@host:port")
+    company_id: int | None = Field(default=None, description="null = global (admins only)")
+    enabled: bool = True
+
+
+class ProxyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
+    enabled: bool | None = None
+
+
+class ProxyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    company_id: int | None
+    label: str = Field(description="scheme://host:port; the credentials are stored encrypted, never shown")
+    enabled: bool
+    benched_for: int = Field(default=0, description="seconds the proxy still rests after a failure")
+    successes: int
+    failures: int
+    last_error: str | None
+    last_ok_at: datetime | None
+    last_failed_at: datetime | None
+    created_at: datetime

@@ -6,7 +6,10 @@ Kept to Kaspi's per-IP rate through `KaspiLimiter`; a 403 starts a cool-down for
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from types import TracebackType
 from typing import Any
+
+import httpx
 
 from sauda.config import KaspiSettings
 from sauda.kaspi.errors import KaspiBlocked, KaspiError
@@ -58,22 +61,49 @@ def parse_offer(raw: Any) -> PublicOffer | None:
 
 
 class StorefrontClient:
-    def __init__(self, settings: KaspiSettings, *, limiter: KaspiLimiter, proxy: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: KaspiSettings,
+        *,
+        limiter: KaspiLimiter,
+        proxy: str | None = None,
+        ip_key: str | None = None,
+    ) -> None:
         self.settings = settings
         self.base = settings.storefront_url.rstrip("/")
         self.limiter = limiter
         self.proxy = proxy or settings.proxy_url
-        self.ip_key = self.proxy or "direct"
+        # The limiter's key of the outgoing IP; a proxy pool passes the proxy's id, so its
+        # credentials never land in a Redis key.
+        self.ip_key = ip_key or self.proxy or "direct"
+        self._http: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> "StorefrontClient":
+        """Optional: keep one connection (through the proxy) for many lookups."""
+        self._http = new_http(self.settings, proxy=self.proxy)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def offers(self, master_sku: str, city_id: str) -> list[PublicOffer]:
         """Every offer of the product in the city, cheapest first, all pages."""
-        found: list[PublicOffer] = []
+        if self._http is not None:
+            return await self._offers(self._http, master_sku, city_id)
         async with new_http(self.settings, proxy=self.proxy) as http:
-            for page in range(MAX_PAGES):
-                raw, total = await self._page(http, master_sku, city_id, page)
-                found.extend(o for o in map(parse_offer, raw) if o is not None)
-                if len(raw) < PAGE_LIMIT or (page + 1) * PAGE_LIMIT >= total:
-                    break
+            return await self._offers(http, master_sku, city_id)
+
+    async def _offers(self, http: Any, master_sku: str, city_id: str) -> list[PublicOffer]:
+        found: list[PublicOffer] = []
+        for page in range(MAX_PAGES):
+            raw, total = await self._page(http, master_sku, city_id, page)
+            found.extend(o for o in map(parse_offer, raw) if o is not None)
+            if len(raw) < PAGE_LIMIT or (page + 1) * PAGE_LIMIT >= total:
+                break
         return sorted(found, key=lambda o: o.price)
 
     async def _page(self, http: Any, master_sku: str, city_id: str, page: int) -> tuple[list[Any], int]:

@@ -1,13 +1,15 @@
-"""Worker jobs of Kaspi stores: sync one store (on request), sync every active store (hourly)."""
+"""Worker jobs of Kaspi stores: sync one store (on request), sync every active store (hourly), the
+demper (a tick every minute, one run per store) and preorders (upload, then confirm)."""
 
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sauda.kaspi import service
+from sauda.kaspi import repricing, service
 from sauda.kaspi.errors import KaspiError, KaspiUnavailable
 from sauda.kaspi.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiStore
+from sauda.kaspi.ratelimit import RepriceLock
 from sauda.kaspi.repository import StoreRepository
 from sauda.tenancy import Scope
 from sauda.worker import Context, cron_task, enqueue_after_commit, job_session, task
@@ -46,3 +48,28 @@ async def sync_kaspi_stores(ctx: Context) -> dict[str, Any]:
                 session, "sync_kaspi_store", store_id, job_id=f"kaspi-sync:{store_id}:{hour}"
             )
     return {"stores": len(ids)}
+
+
+@task(retry_on=(KaspiUnavailable,))
+async def reprice_kaspi_store(ctx: Context, store_id: int, force: bool = False) -> dict[str, Any]:
+    """One demper run of a store (see `repricing`); Kaspi trouble is recorded, never retried in a loop."""
+    return await repricing.reprice_store(ctx["sessionmaker"], gateway(ctx), store_id, force=force)
+
+
+@cron_task(minute=set(range(60)))
+async def kaspi_demper_tick(ctx: Context) -> dict[str, Any]:
+    """Every minute: one demper job per active, unlocked store with due offers inside its working
+    hours. The job id names the store and the minute; the run lock keeps one run per store."""
+    at = datetime.now(UTC)
+    settings = ctx["settings"]
+    enqueued = []
+    async with job_session(ctx) as session:
+        for store in await repricing.stores_with_due_offers(session, at):
+            if not repricing.within_hours(store, at, settings.tz):
+                continue
+            if await RepriceLock(ctx["redis"], store.id, 1).held():
+                continue
+            job_id = f"kaspi-demper:{store.id}:{at:%Y%m%d%H%M}"
+            enqueue_after_commit(session, "reprice_kaspi_store", store.id, job_id=job_id)
+            enqueued.append(store.id)
+    return {"stores": enqueued}

@@ -1,0 +1,522 @@
+"""One demper run of one store: look up the competitors of every due offer on the storefront
+(through the proxy pool, within the per-IP rate), decide (`demper.decide`), push the changes in
+batches through the pricefeed (within the per-merchant rate) and record every decision.
+
+A run holds a per-store lock in Redis, so a store is never repriced by two jobs at once. Each
+batch of decisions is its own unit of work (push + history + the offers' next check), so a run
+cut short keeps what it did, and running it again only takes offers still due. A run stops
+after `demper_run_seconds`; offers it did not reach stay due for the next tick.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sauda.db import transaction
+from sauda.errors import InvalidInput, NotFound
+from sauda.kaspi import service
+from sauda.kaspi.demper import Decision, Rival, Rules, decide
+from sauda.kaspi.errors import (
+    KaspiBlocked,
+    KaspiError,
+    KaspiNeedsLogin,
+    KaspiRateLimited,
+    KaspiStoreLocked,
+    KaspiUnavailable,
+)
+from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.models import (
+    KaspiOffer,
+    KaspiPreorder,
+    KaspiPriceHistory,
+    KaspiStore,
+    OfferState,
+    PreorderStatus,
+    PriceAction,
+    StoreStatus,
+)
+from sauda.kaspi.proxies import ProxyPool, pool_for
+from sauda.kaspi.ratelimit import RepriceLock
+from sauda.kaspi.repository import OfferRepository, StoreRepository
+from sauda.kaspi.schemas import BulkDemperIn, OfferDemperIn, StoreDemperIn, StoreDemperOut
+from sauda.kaspi.storefront import PublicOffer, StorefrontClient
+from sauda.tenancy import Scope
+
+log = logging.getLogger(__name__)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def within_hours(store: KaspiStore, at: datetime, tz: ZoneInfo) -> bool:
+    """The store's working hours in the business timezone; none set = all day; may span midnight."""
+    start, end = store.demper_hours_from, store.demper_hours_to
+    if start is None or end is None or start == end:
+        return True
+    local = at.astimezone(tz).time().replace(tzinfo=None)
+    return start <= local < end if start < end else local >= start or local < end
+
+
+def due_offers_stmt(store_id: int, at: datetime | None) -> Any:
+    """Offers the demper should check now (`at` None: every enabled one). Offers whose preorder
+    is still pending wait: demping them could fight the preorder upload."""
+    pending = exists().where(
+        KaspiPreorder.offer_id == KaspiOffer.id, KaspiPreorder.status == PreorderStatus.pending
+    )
+    stmt = select(KaspiOffer).where(
+        KaspiOffer.store_id == store_id,
+        KaspiOffer.demper_enabled,
+        KaspiOffer.demper_floor.is_not(None),
+        KaspiOffer.state == OfferState.on_sale,
+        KaspiOffer.master_sku.is_not(None),
+        ~pending,
+    )
+    if at is not None:
+        stmt = stmt.where(or_(KaspiOffer.demper_next_at.is_(None), KaspiOffer.demper_next_at <= at))
+    return stmt.order_by(
+        KaspiOffer.demper_priority.desc(), KaspiOffer.demper_next_at.asc().nulls_first(), KaspiOffer.id
+    )
+
+
+async def stores_with_due_offers(session: AsyncSession, at: datetime) -> list[KaspiStore]:
+    due = exists().where(
+        KaspiOffer.store_id == KaspiStore.id,
+        KaspiOffer.demper_enabled,
+        KaspiOffer.state == OfferState.on_sale,
+        or_(KaspiOffer.demper_next_at.is_(None), KaspiOffer.demper_next_at <= at),
+    )
+    stmt = select(KaspiStore).where(
+        KaspiStore.status == StoreStatus.active,
+        or_(KaspiStore.locked_until.is_(None), KaspiStore.locked_until <= at),
+        due,
+    )
+    return list((await session.scalars(stmt.order_by(KaspiStore.id))).all())
+
+
+@dataclass
+class Outcome:
+    offer: KaspiOffer
+    decision: Decision | None = None
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    due: int = 0
+    checked: int = 0
+    changed: int = 0
+    pushed: int = 0
+    dry_run: int = 0
+    held: int = 0
+    failed: int = 0
+    lookups: int = 0
+    refused: int = 0  # 403/405/429 or bot walls from the storefront (the proxy was switched)
+    uploads: int = 0
+    stopped: str | None = None
+    seconds: float = 0.0
+    routes: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Run:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    gateway: KaspiGateway
+    store: KaspiStore  # detached: read-only settings of this run
+    rules: Rules
+    pool: ProxyPool
+    dry_run: bool
+    tz: ZoneInfo
+    report: RunReport = field(default_factory=RunReport)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    deadline: float = 0.0
+
+    @property
+    def kaspi(self) -> Any:
+        return self.gateway.kaspi
+
+    # --- lookups ------------------------------------------------------------------------------
+    async def lookup(self, offer: KaspiOffer, clients: dict[str, StorefrontClient]) -> Outcome:
+        for _ in range(max(self.kaspi.demper_max_attempts, 1)):
+            route = await self.pool.pick()
+            if route is None:
+                wait = await self.pool.rest_seconds()
+                if time.monotonic() + wait > self.deadline or self.stop.is_set():
+                    return Outcome(offer, error="the storefront refuses every proxy for now")
+                await asyncio.sleep(wait + 0.05)
+                continue
+            try:
+                self.report.lookups += 1
+                found = await clients[route.key].offers(offer.master_sku or "", self.store.city_id)
+            except (KaspiBlocked, KaspiUnavailable) as exc:
+                self.report.refused += isinstance(exc, KaspiBlocked)
+                await self.pool.bench(route, exc.message)
+                continue
+            except KaspiError as exc:  # our own limiter's queue is full, or a 4xx we do not expect
+                return Outcome(offer, error=exc.message)
+            self.pool.succeeded(route)
+            return Outcome(offer, decision=self.decide(offer, found))
+        return Outcome(offer, error="the storefront refused every attempt")
+
+    def decide(self, offer: KaspiOffer, found: Sequence[PublicOffer]) -> Decision:
+        ours = next((o.price for o in found if o.merchant_id == self.store.merchant_uid), None)
+        current = ours if ours is not None else offer.price
+        rules = Rules(
+            floor=offer.demper_floor or 0,
+            ceiling=offer.demper_ceiling,
+            step=offer.demper_step or self.store.demper_step,
+            strategy=offer.demper_strategy,
+            position=offer.demper_position,
+            raise_when_alone=self.rules.raise_when_alone,
+            own_merchants=self.rules.own_merchants,
+            excluded_merchants=self.rules.excluded_merchants,
+        )
+        return decide(current, [Rival(o.merchant_id, o.price) for o in found], rules)
+
+    async def look_up_all(self, offers: list[KaspiOffer], out: asyncio.Queue[Outcome | None]) -> None:
+        queue: asyncio.Queue[KaspiOffer] = asyncio.Queue()
+        for offer in offers:
+            queue.put_nowait(offer)
+        clients = {r.key: self.gateway.storefront(proxy=r.url, ip_key=r.key) for r in self.pool.routes}
+
+        async def lookups() -> None:
+            while not self.stop.is_set() and time.monotonic() < self.deadline:
+                try:
+                    offer = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                await out.put(await self.lookup(offer, clients))
+
+        try:
+            for client in clients.values():
+                await client.__aenter__()
+            width = max(self.kaspi.demper_concurrency, 1) * len(self.pool.routes)
+            await asyncio.gather(*(lookups() for _ in range(min(width, len(offers)) or 1)))
+        finally:
+            for client in clients.values():
+                await client.__aexit__(None, None, None)
+            if not queue.empty() and not self.stop.is_set():
+                self.report.stopped = f"time is up: {queue.qsize()} offers stay due for the next run"
+            await out.put(None)
+
+    # --- pushes and records -------------------------------------------------------------------
+    async def write_all(self, out: asyncio.Queue[Outcome | None]) -> None:
+        batch: list[Outcome] = []
+        size = max(self.kaspi.batch_size, 1)
+        last = time.monotonic()
+        while (item := await out.get()) is not None:
+            batch.append(item)
+            if len(batch) >= size or time.monotonic() - last >= 2.0:
+                await self.write(batch)
+                batch, last = [], time.monotonic()
+        if batch:
+            await self.write(batch)
+
+    async def write(self, batch: list[Outcome]) -> None:
+        at = now()
+        changes = [o for o in batch if o.decision is not None and o.decision.changes]
+        upload: str | None = None
+        failure: str | None = None
+        async with transaction(self.sessionmaker) as session:
+            store = await session.get_one(KaspiStore, self.store.id)
+            if changes and not self.dry_run:
+                if self.stop.is_set():
+                    failure = self.report.stopped or "the run stopped"
+                else:
+                    upload, failure = await self.push(session, store, changes)
+            history, offers = [], []
+            for outcome in batch:
+                row, values = self.record(outcome, at, upload=upload, failure=failure)
+                history.append(row)
+                offers.append(values)
+            await session.execute(insert(KaspiPriceHistory), history)
+            await session.execute(update(KaspiOffer), offers)
+
+    async def push(
+        self, session: AsyncSession, store: KaspiStore, changes: list[Outcome]
+    ) -> tuple[str | None, str | None]:
+        uid = store.merchant_uid or ""
+        items = [
+            service.price_item(
+                o.offer,
+                uid,
+                o.decision.new_price or 0 if o.decision else 0,
+                store.city_id if o.offer.city_prices else None,
+            )
+            for o in changes
+        ]
+        try:
+            upload = await service.with_cabinet(session, self.gateway, store, lambda c: c.push_batch(items))
+        except (KaspiNeedsLogin, KaspiStoreLocked) as exc:
+            # The store row already says why (needs_login / locked_until): stop touching it.
+            self.report.stopped = exc.message
+            self.stop.set()
+            return None, exc.message
+        except KaspiRateLimited as exc:  # our own per-window change quota
+            self.report.stopped = exc.message
+            self.stop.set()
+            return None, exc.message
+        except KaspiError as exc:
+            return None, exc.message
+        self.report.uploads += 1
+        return upload, None
+
+    def record(
+        self, outcome: Outcome, at: datetime, *, upload: str | None, failure: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        offer, decision = outcome.offer, outcome.decision
+        interval = (
+            self.kaspi.demper_priority_minutes
+            if offer.demper_priority
+            else self.store.demper_interval_minutes
+        )
+        values: dict[str, Any] = {"id": offer.id, "demper_checked_at": at}
+        row: dict[str, Any] = {
+            "company_id": offer.company_id,
+            "store_id": offer.store_id,
+            "offer_id": offer.id,
+            "created_at": at,
+            "old_price": offer.price,
+            "new_price": None,
+            "leader_price": None,
+            "leader_merchant_id": None,
+            "competitors": 0,
+            "detail": None,
+            "pricefeed_id": None,
+        }
+        if decision is None:
+            self.report.failed += 1
+            values["demper_next_at"] = at + timedelta(minutes=self.kaspi.demper_retry_minutes)
+            return row | {
+                "reason": "lookup_failed",
+                "action": PriceAction.failed,
+                "detail": outcome.error,
+            }, values
+        self.report.checked += 1
+        leader = decision.leader
+        row |= {
+            "old_price": Decimal(decision.old_price) if decision.old_price is not None else offer.price,
+            "new_price": Decimal(decision.new_price) if decision.new_price is not None else None,
+            "leader_price": leader.price if leader else None,
+            "leader_merchant_id": leader.merchant_id if leader else None,
+            "competitors": decision.competitors,
+            "reason": decision.reason.value,
+        }
+        values["demper_next_at"] = at + timedelta(minutes=interval)
+        if not decision.changes:
+            self.report.held += 1
+            return row | {"action": PriceAction.held}, values
+        self.report.changed += 1
+        if self.dry_run:
+            self.report.dry_run += 1
+            return row | {"action": PriceAction.dry_run}, values
+        if failure is not None:
+            self.report.failed += 1
+            values["demper_next_at"] = at + timedelta(minutes=self.kaspi.demper_retry_minutes)
+            return row | {"action": PriceAction.failed, "detail": failure}, values
+        self.report.pushed += 1
+        values |= {"pushed_price": row["new_price"], "pushed_at": at, "pricefeed_id": upload}
+        return row | {"action": PriceAction.pushed, "pricefeed_id": upload}, values
+
+
+async def _prepare(
+    session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, *, force: bool
+) -> tuple[list[KaspiOffer], Rules, ProxyPool] | str:
+    if store.status is not StoreStatus.active or store.session_encrypted is None or not store.merchant_uid:
+        return store.status_reason or "the store is not logged in to Kaspi"
+    if store.locked_until is not None and store.locked_until > now():
+        return f"Kaspi locked the store until {store.locked_until.isoformat()}"
+    if not force and not within_hours(store, now(), gateway.settings.tz):
+        return "outside the store's working hours"
+    offers = list((await session.scalars(due_offers_stmt(store.id, None if force else now()))).all())
+    own = await StoreRepository(session, Scope.everything()).merchant_uids(store.company_id)
+    rules = Rules(
+        floor=1,
+        raise_when_alone=store.demper_raise_when_alone,
+        own_merchants=frozenset(own | {store.merchant_uid}),
+        excluded_merchants=frozenset(map(str, store.demper_excluded_merchants or [])),
+    )
+    pool = await pool_for(session, gateway.redis, gateway.kaspi, store.company_id, gateway.decrypt)
+    return offers, rules, pool
+
+
+async def reprice_store(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    gateway: KaspiGateway,
+    store_id: int,
+    *,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Run the demper for one store; `force` checks every enabled offer now, any hour."""
+    lock = RepriceLock(gateway.redis, store_id, gateway.kaspi.demper_run_seconds + 120)
+    if not await lock.acquire():
+        return {"skipped": "another demper run of this store is in progress"}
+    started = time.monotonic()
+    try:
+        async with transaction(sessionmaker) as session:
+            store = await session.get(KaspiStore, store_id)
+            if store is None:
+                return {"skipped": "the store no longer exists"}
+            prepared = await _prepare(session, gateway, store, force=force)
+            if isinstance(prepared, str):
+                store.demper_last_error = prepared
+                return {"skipped": prepared}
+            offers, rules, pool = prepared
+        run = Run(sessionmaker, gateway, store, rules, pool, store.demper_dry_run, gateway.settings.tz)
+        run.deadline = started + gateway.kaspi.demper_run_seconds
+        run.report.due = len(offers)
+        if offers:
+            out: asyncio.Queue[Outcome | None] = asyncio.Queue(maxsize=1000)
+            await asyncio.gather(run.look_up_all(offers, out), run.write_all(out))
+        run.report.seconds = round(time.monotonic() - started, 3)
+        run.report.routes = dict(pool.used)
+        result = run.report.as_dict()
+        async with transaction(sessionmaker) as session:
+            await pool.save_health(session)
+            await session.execute(
+                update(KaspiStore)
+                .where(KaspiStore.id == store_id)
+                .values(
+                    demper_last_run_at=now(), demper_last_result=result, demper_last_error=run.report.stopped
+                )
+            )
+        log.info("kaspi demper store %s: %s", store_id, result)
+        return result
+    finally:
+        await lock.release()
+
+
+async def demper_status(session: AsyncSession, store: KaspiStore, lock_held: bool) -> dict[str, Any]:
+    enabled = and_(KaspiOffer.store_id == store.id, KaspiOffer.demper_enabled)
+    total, next_due = (
+        await session.execute(select(func.count(), func.min(KaspiOffer.demper_next_at)).where(enabled))
+    ).one()
+    due = await session.scalar(
+        select(func.count()).where(
+            enabled, or_(KaspiOffer.demper_next_at.is_(None), KaspiOffer.demper_next_at <= now())
+        )
+    )
+    pending = await session.scalar(
+        select(func.count()).where(
+            KaspiPreorder.store_id == store.id, KaspiPreorder.status == PreorderStatus.pending
+        )
+    )
+    return {
+        "enabled_offers": int(total or 0),
+        "due_offers": int(due or 0),
+        "next_due_at": next_due,
+        "running": lock_held,
+        "pending_preorders": int(pending or 0),
+    }
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+_OFFER_FIELDS = {
+    "floor": "demper_floor",
+    "ceiling": "demper_ceiling",
+    "step": "demper_step",
+    "strategy": "demper_strategy",
+    "position": "demper_position",
+    "priority": "demper_priority",
+    "enabled": "demper_enabled",
+}
+
+
+def apply_offer_settings(offer: KaspiOffer, data: OfferDemperIn) -> None:
+    for name, value in data.model_dump(exclude_unset=True, include=set(_OFFER_FIELDS)).items():
+        if value is None and name in ("strategy", "position", "priority", "enabled"):
+            raise InvalidInput.for_field(name, "may not be null")
+        setattr(offer, _OFFER_FIELDS[name], value)
+    floor, ceiling = offer.demper_floor, offer.demper_ceiling
+    if floor is not None and ceiling is not None and floor > ceiling:
+        raise InvalidInput.for_field("floor", f"offer {offer.id}: the floor is above the ceiling")
+    if offer.demper_enabled and offer.demper_floor is None:
+        raise InvalidInput.for_field("floor", f"offer {offer.id}: set a floor before enabling the demper")
+    if data.enabled:
+        offer.demper_next_at = None  # due at the next tick
+
+
+async def update_offer_demper(session: AsyncSession, offer: KaspiOffer, data: OfferDemperIn) -> KaspiOffer:
+    apply_offer_settings(offer, data)
+    await session.flush()
+    return offer
+
+
+async def bulk_demper(session: AsyncSession, scope: Scope, data: BulkDemperIn) -> int:
+    """Enable / disable (and optionally set) the demper of many offers at once, all or nothing."""
+    ids = sorted(set(data.offer_ids))
+    offers = await OfferRepository(session, scope).by_ids(ids)
+    missing = sorted(set(ids) - {o.id for o in offers})
+    if missing:
+        raise NotFound(f"Kaspi offers not found: {', '.join(map(str, missing[:20]))}")
+    settings = OfferDemperIn.model_validate(data.model_dump(exclude_unset=True, exclude={"offer_ids"}))
+    for offer in offers:
+        apply_offer_settings(offer, settings)
+    await session.flush()
+    return len(offers)
+
+
+_STORE_FIELDS = {
+    "interval_minutes": "demper_interval_minutes",
+    "step": "demper_step",
+    "hours_from": "demper_hours_from",
+    "hours_to": "demper_hours_to",
+    "excluded_merchants": "demper_excluded_merchants",
+    "raise_when_alone": "demper_raise_when_alone",
+    "dry_run": "demper_dry_run",
+}
+
+
+async def update_store_demper(session: AsyncSession, store: KaspiStore, data: StoreDemperIn) -> KaspiStore:
+    for name, value in data.model_dump(exclude_unset=True).items():
+        if value is None and name not in ("hours_from", "hours_to"):
+            raise InvalidInput.for_field(name, "may not be null")
+        if name == "excluded_merchants":
+            value = sorted({str(v).strip() for v in value if str(v).strip()})
+        setattr(store, _STORE_FIELDS[name], value)
+    if (store.demper_hours_from is None) != (store.demper_hours_to is None):
+        raise InvalidInput.for_field("hours_to", "set both ends of the working hours, or neither")
+    await session.flush()
+    return store
+
+
+async def store_demper_out(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> StoreDemperOut:
+    running = await RepriceLock(gateway.redis, store.id, 1).held()
+    counts = await demper_status(session, store, running)
+    return StoreDemperOut(
+        store_id=store.id,
+        interval_minutes=store.demper_interval_minutes,
+        step=store.demper_step,
+        hours_from=store.demper_hours_from,
+        hours_to=store.demper_hours_to,
+        excluded_merchants=list(store.demper_excluded_merchants or []),
+        raise_when_alone=store.demper_raise_when_alone,
+        dry_run=store.demper_dry_run,
+        last_run_at=store.demper_last_run_at,
+        last_result=store.demper_last_result,
+        last_error=store.demper_last_error,
+        locked_until=store.locked_until,
+        store_status=store.status,
+        **counts,
+    )
+
+
+def history_stmt(offer_id: int) -> Any:
+    return (
+        select(KaspiPriceHistory)
+        .where(KaspiPriceHistory.offer_id == offer_id)
+        .order_by(KaspiPriceHistory.created_at.desc(), KaspiPriceHistory.id.desc())
+    )
