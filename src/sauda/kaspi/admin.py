@@ -11,7 +11,17 @@ from starlette.responses import RedirectResponse, Response
 from sauda.admin import EnumFilter, SaudaView, current_admin, refuse_cross_site, validated
 from sauda.kaspi import service
 from sauda.kaspi.gateway import KaspiGateway
-from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
+from sauda.kaspi.models import (
+    KaspiOffer,
+    KaspiPreorder,
+    KaspiPriceHistory,
+    KaspiProxy,
+    KaspiStore,
+    OfferState,
+    PreorderStatus,
+    PriceAction,
+    StoreStatus,
+)
 from sauda.kaspi.repository import StoreRepository
 from sauda.kaspi.schemas import StoreUpdate
 from sauda.tenancy import Scope
@@ -106,5 +116,75 @@ class KaspiOfferAdmin(SaudaView, model=KaspiOffer):
     column_filters = [EnumFilter(KaspiOffer.state, OfferState), OperationColumnFilter(KaspiOffer.store_id)]
 
 
+class KaspiProxyAdmin(SaudaView, model=KaspiProxy):
+    """The proxy pool and its health. Proxies are added through `POST /api/v1/kaspi/proxies`
+    (the URL is encrypted there); here an admin sees failures and benching, and may switch one off."""
+
+    name = "Kaspi proxy"
+    name_plural = "Kaspi proxies"
+    can_create = False
+    column_list = [
+        KaspiProxy.id,
+        KaspiProxy.label,
+        KaspiProxy.company,
+        KaspiProxy.enabled,
+        KaspiProxy.benched_until,
+        KaspiProxy.successes,
+        KaspiProxy.failures,
+        KaspiProxy.last_error,
+        KaspiProxy.last_ok_at,
+    ]
+    column_details_exclude_list = [KaspiProxy.url_encrypted]
+    column_export_exclude_list = [KaspiProxy.url_encrypted]
+    column_sortable_list = [KaspiProxy.id, KaspiProxy.failures, KaspiProxy.benched_until]
+    form_columns = [KaspiProxy.enabled]
+
+
+class KaspiPriceHistoryAdmin(SaudaView, model=KaspiPriceHistory):
+    """Every demper decision (read-only)."""
+
+    name = "Kaspi price change"
+    name_plural = "Kaspi price history"
+    can_create = False
+    can_edit = False
+    can_delete = False
+    column_list = [
+        KaspiPriceHistory.id,
+        KaspiPriceHistory.created_at,
+        KaspiPriceHistory.offer,
+        KaspiPriceHistory.old_price,
+        KaspiPriceHistory.new_price,
+        KaspiPriceHistory.leader_price,
+        KaspiPriceHistory.reason,
+        KaspiPriceHistory.action,
+        KaspiPriceHistory.detail,
+    ]
+    column_default_sort = (KaspiPriceHistory.id, True)
+    column_filters = [
+        EnumFilter(KaspiPriceHistory.action, PriceAction),
+        OperationColumnFilter(KaspiPriceHistory.store_id),
+    ]
+
+
+class KaspiPreorderAdmin(SaudaView, model=KaspiPreorder):
+    """Preorders and whether Kaspi shows them (read-only; set them through the API or Excel)."""
+
+    name = "Kaspi preorder"
+    name_plural = "Kaspi preorders"
+    can_create = False
+    can_edit = False
+    column_list = [
+        KaspiPreorder.id,
+        KaspiPreorder.offer,
+        KaspiPreorder.days,
+        KaspiPreorder.points,
+        KaspiPreorder.status,
+        KaspiPreorder.reason,
+        KaspiPreorder.requested_at,
+        KaspiPreorder.confirmed_at,
+    ]
+    column_filters = [EnumFilter(KaspiPreorder.status, PreorderStatus)]
+
+
 def views() -> list[type[SaudaView]]:
-    return [KaspiStoreAdmin, KaspiOfferAdmin]
+    return [KaspiStoreAdmin, KaspiOfferAdmin, KaspiProxyAdmin, KaspiPriceHistoryAdmin, KaspiPreorderAdmin]

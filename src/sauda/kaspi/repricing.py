@@ -153,7 +153,9 @@ class Run:
             route = await self.pool.pick()
             if route is None:
                 wait = await self.pool.rest_seconds()
-                if time.monotonic() + wait > self.deadline or self.stop.is_set():
+                # Wait out a short cool-down; a long bench means: try this offer a bit later.
+                too_long = wait > self.kaspi.storefront_cooldown_seconds
+                if too_long or time.monotonic() + wait > self.deadline or self.stop.is_set():
                     return Outcome(offer, error="the storefront refuses every proxy for now")
                 await asyncio.sleep(wait + 0.05)
                 continue

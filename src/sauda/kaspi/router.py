@@ -1,13 +1,17 @@
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from sauda.auth.deps import CurrentUser, ScopeDep, SettingsDep
 from sauda.db import SessionDep
+from sauda.kaspi import proxies as proxies_service
 from sauda.kaspi import repricing, service
 from sauda.kaspi.deps import GatewayDep, ScopedOffer, ScopedStore
-from sauda.kaspi.models import KaspiStore, OfferState, StoreStatus
+from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.models import KaspiProxy, KaspiStore, OfferState, StoreStatus
+from sauda.kaspi.proxies import ProxyRepository, proxy_out
 from sauda.kaspi.repository import OfferFilters, OfferRepository, StoreRepository
 from sauda.kaspi.schemas import (
     BatchIn,
@@ -26,6 +30,9 @@ from sauda.kaspi.schemas import (
     PriceHistoryOut,
     PriceIn,
     PricePushOut,
+    ProxyIn,
+    ProxyOut,
+    ProxyUpdate,
     SessionCheckOut,
     SmsStartIn,
     StoreCreate,
@@ -283,3 +290,59 @@ async def price_history(offer: ScopedOffer, session: SessionDep, params: PageDep
     """Every demper decision of the offer, newest first: old, new, leader, reason, action."""
     rows, total = await paginate(session, repricing.history_stmt(offer.id), params)
     return make_page([PriceHistoryOut.model_validate(r) for r in rows], total, params)
+
+
+# --- proxies --------------------------------------------------------------------------------------
+
+
+async def _proxy(proxy_id: int, session: SessionDep, scope: ScopeDep) -> KaspiProxy:
+    return await ProxyRepository(session, scope).get(proxy_id)
+
+
+ScopedProxy = Annotated[KaspiProxy, Depends(_proxy)]
+
+
+def _encrypt(gateway: KaspiGateway) -> Callable[[str], str]:
+    return lambda url: gateway.encrypt(url)
+
+
+@router.get("/proxies", response_model=list[ProxyOut])
+async def list_proxies(
+    session: SessionDep, scope: ScopeDep, gateway: GatewayDep, company_id: int | None = None
+) -> list[ProxyOut]:
+    """Proxies for storefront lookups with their health: successes, failures, the last error and
+    how long a benched one still rests. Global proxies (no company) are shown to admins."""
+    proxies = ProxyRepository(session, scope)
+    return [await proxy_out(gateway.redis, p) for p in await proxies.all(proxies.listed(company_id))]
+
+
+@router.post("/proxies", response_model=ProxyOut, status_code=status.HTTP_201_CREATED)
+async def create_proxy(
+    data: ProxyIn, session: SessionDep, scope: ScopeDep, user: CurrentUser, gateway: GatewayDep
+) -> ProxyOut:
+    """Add a proxy (`http://user:pass@host:port`, stored encrypted). Employees add to their company;
+    admins may add global ones (`company_id: null`), used by companies without their own."""
+    proxy = await proxies_service.create_proxy(session, scope, user, data, _encrypt(gateway))
+    return await proxy_out(gateway.redis, proxy)
+
+
+@router.patch("/proxies/{proxy_id}", response_model=ProxyOut)
+async def update_proxy(
+    proxy: ScopedProxy, data: ProxyUpdate, session: SessionDep, gateway: GatewayDep
+) -> ProxyOut:
+    await proxies_service.update_proxy(session, proxy, data, _encrypt(gateway))
+    return await proxy_out(gateway.redis, proxy)
+
+
+@router.post("/proxies/{proxy_id}/unbench", response_model=ProxyOut)
+async def unbench_proxy(proxy: ScopedProxy, gateway: GatewayDep) -> ProxyOut:
+    """Put a benched proxy back into the rotation now."""
+    await proxies_service.unbench(gateway.redis, proxy.id)
+    return await proxy_out(gateway.redis, proxy)
+
+
+@router.delete("/proxies/{proxy_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_proxy(proxy: ScopedProxy, session: SessionDep) -> Response:
+    await session.delete(proxy)
+    await session.flush()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
