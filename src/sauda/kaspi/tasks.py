@@ -5,7 +5,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sauda.kaspi import repricing, service
+from sauda.kaspi import preorders, repricing, service
 from sauda.kaspi.errors import KaspiError, KaspiUnavailable
 from sauda.kaspi.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiStore
@@ -73,3 +73,22 @@ async def kaspi_demper_tick(ctx: Context) -> dict[str, Any]:
             enqueue_after_commit(session, "reprice_kaspi_store", store.id, job_id=job_id)
             enqueued.append(store.id)
     return {"stores": enqueued}
+
+
+@task(retry_on=(KaspiUnavailable,))
+async def sync_kaspi_preorders(ctx: Context, store_id: int) -> dict[str, Any]:
+    """Upload a store's new preorders through the pricefeed, then confirm them on the storefront."""
+    return await preorders.sync_preorders(ctx["sessionmaker"], gateway(ctx), store_id)
+
+
+@cron_task(minute=set(range(60)))
+async def kaspi_preorder_tick(ctx: Context) -> dict[str, Any]:
+    """Every minute: one preorder job per store with pending preorders (each checks only those
+    due for a look, every `preorder_check_seconds`)."""
+    at = datetime.now(UTC)
+    async with job_session(ctx) as session:
+        ids = await preorders.stores_with_pending(session)
+        for store_id in ids:
+            job_id = f"kaspi-preorders:{store_id}:{at:%Y%m%d%H%M}"
+            enqueue_after_commit(session, "sync_kaspi_preorders", store_id, job_id=job_id)
+    return {"stores": ids}
