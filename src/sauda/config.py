@@ -105,6 +105,8 @@ class KaspiSettings(BaseModel):
     # Per outgoing IP on the public storefront: ~15/s earns a 403 for ~10 s.
     storefront_per_second: float = 10.0
     storefront_cooldown_seconds: int = 10
+    # Never more than ceil(rate) lookups per IP in any (1 s + this margin).
+    storefront_window_margin_seconds: float = 0.05
     # Longest a caller waits for its rate-limit slot before giving up.
     max_rate_wait_seconds: float = 30.0
     pending_login_seconds: int = 600

@@ -30,6 +30,22 @@ redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', wait + tonumber(ARGV[
 return wait
 """
 
+# At most ARGV[2] sends in any window of ARGV[1] ms (a sorted set of send times): spacing alone
+# lets a process that stalled (GC, a busy CPU) send the slots it overslept in one burst.
+_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + window - now + 1
+"""
+
 _PREFIX = "sauda:kaspi"
 
 
@@ -99,7 +115,23 @@ class KaspiLimiter:
                 "Kaspi's storefront refused this IP for a while; try again shortly",
                 retry_after=math.ceil(cooldown / 1000),
             )
-        await self._space(f"{_PREFIX}:storefront:{ip_key}", self.settings.storefront_per_second)
+        per_second = self.settings.storefront_per_second
+        await self._space(f"{_PREFIX}:storefront:{ip_key}", per_second)
+        await self._window(f"{_PREFIX}:storefront-window:{ip_key}", per_second)
+
+    async def _window(self, key: str, per_second: float) -> None:
+        # ceil(rate) sends per (1 s + margin): Kaspi counts arrivals, which jitter after we send.
+        cap = max(math.ceil(per_second), 1)
+        window_ms = int(1000 + self.settings.storefront_window_margin_seconds * 1000)
+        deadline = asyncio.get_running_loop().time() + self.settings.max_rate_wait_seconds
+        while True:
+            args = (str(window_ms), str(cap), secrets.token_hex(6))
+            wait_ms = int(await self.redis.eval(_WINDOW, 1, key, *args))  # type: ignore[misc]
+            if not wait_ms:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise KaspiRateLimited("Too many Kaspi requests queued; try again shortly", retry_after=1)
+            await asyncio.sleep(wait_ms / 1000)
 
     async def cool_down_storefront(self, ip_key: str) -> int:
         seconds = self.settings.storefront_cooldown_seconds

@@ -7,6 +7,7 @@ Faults and limits live in one `SandboxState`: tests flip them in process, demos 
 """
 
 import asyncio
+import bisect
 import copy
 import json
 import random
@@ -232,14 +233,14 @@ class SandboxState:
         }
 
     # --- limits -------------------------------------------------------------------------------
-    def storefront_refused(self, ip: str) -> bool:
-        refused = self._storefront_refused(ip)
+    def storefront_refused(self, ip: str, arrived: float | None = None) -> bool:
+        refused = self._storefront_refused(ip, arrived)
         if refused:
             self.refused["storefront"] += 1
         return refused
 
-    def _storefront_refused(self, ip: str) -> bool:
-        now = time.monotonic()
+    def _storefront_refused(self, ip: str, arrived: float | None) -> bool:
+        now = arrived or time.monotonic()
         if self._storefront_blocked.get(ip, 0) > now:
             return True
         hits = _recent(self._storefront_hits.setdefault(ip, deque()), now)
@@ -316,11 +317,12 @@ class SandboxState:
             offer.updated_at = datetime.now(UTC).isoformat()
 
 
-def _recent(hits: deque[float], now: float) -> deque[float]:
-    hits.append(now)
-    while hits and hits[0] <= now - 1.0:
+def _recent(hits: deque[float], now: float) -> list[float]:
+    """The hits in the second up to `now`, this one included (arrivals may be handled out of order)."""
+    bisect.insort(hits, now)
+    while hits and hits[0] <= hits[-1] - 1.0:
         hits.popleft()
-    return hits
+    return [h for h in hits if now - 1.0 < h <= now]
 
 
 def _area(path: str) -> str | None:
@@ -353,6 +355,8 @@ def create_sandbox(state: SandboxState | None = None) -> FastAPI:
         if area is None:
             return await call_next(request)
         state.requests[area] += 1
+        # Limits count arrivals; the latency below stands for the network after that.
+        request.state.arrived = time.monotonic()
         if state.faults.delay_seconds:
             await asyncio.sleep(state.faults.delay_seconds)
         pending = state.faults.fail_next.get(area)
@@ -562,7 +566,7 @@ def create_sandbox(state: SandboxState | None = None) -> FastAPI:
         # "IP" in X-Forwarded-For, as a real proxy chain would.
         forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
         ip = forwarded or (request.client.host if request.client else "?")
-        if state.storefront_refused(ip):
+        if state.storefront_refused(ip, getattr(request.state, "arrived", None)):
             return JSONResponse({"error": "Forbidden"}, 403)
         try:
             body = json.loads(await request.body())
