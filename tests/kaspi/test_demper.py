@@ -131,6 +131,24 @@ async def test_prices_follow_the_competitors_down_to_the_floor(
     assert len(await _history(kaspi, offer["id"])) == 6
 
 
+async def test_scripted_competitor_moves(kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker) -> None:
+    """A competitor that reacts to us (the sandbox plays one scripted move per lookup)."""
+    store = await _store(kaspi, run_worker, sandbox)
+    offer = await _enable(kaspi, PHONE, step=1)
+    sandbox.moves[PHONE] = [[competitor("M1", "Альфа", 4700)], [competitor("M1", "Альфа", 4650)]]
+    await _run(kaspi, store["id"], run_worker)
+    assert _price(sandbox, PHONE) == 4699
+    await _run(kaspi, store["id"], run_worker)
+    assert _price(sandbox, PHONE) == 4649
+    await _run(kaspi, store["id"], run_worker)  # no more moves: the competitor stays, so do we
+    history = await _history(kaspi, offer["id"])
+    assert [(h["new_price"], h["leader_price"]) for h in history] == [
+        (None, 4650),
+        (4649, 4650),
+        (4699, 4700),
+    ]
+
+
 async def test_strategies_exclusions_and_alone(
     kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
 ) -> None:

@@ -12,6 +12,7 @@ from sauda.config import KaspiSettings, Settings
 from sauda.kaspi.sandbox import SandboxState
 from sauda.kaspi.tasks import kaspi_preorder_tick
 from tests.conftest import RunWorker
+from tests.factories import Factory
 from tests.kaspi.conftest import UID, Kaspi
 from tests.kaspi.test_demper import IRON, KETTLE, PHONE, _enable, _offer, _run, _store
 
@@ -184,3 +185,31 @@ async def test_excel_import_reports_row_errors_and_saves_nothing(
     assert not_excel.status_code == 422
     other = await kaspi.call("GET", "/preorders/export", params={"store_id": 999999})
     assert other.status_code == 404
+
+
+async def test_another_companys_preorders_are_404(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, factory: Factory
+) -> None:
+    store = await _store(kaspi, run_worker, sandbox)
+    offer = await _offer(kaspi, PHONE)
+    preorder = await _set(kaspi, offer["id"], 4)
+    stranger = await factory.headers(await factory.user(await factory.company()))
+    api = "/api/v1/kaspi"
+    for method, path, kwargs in (
+        ("GET", f"/preorders/{preorder['id']}", {}),
+        ("DELETE", f"/preorders/{preorder['id']}", {}),
+        ("POST", "/preorders", {"json": {"offer_id": offer["id"], "days": 1}}),
+        ("POST", "/preorders/upload", {"params": {"store_id": store["id"]}}),
+        ("GET", "/preorders/export", {"params": {"store_id": store["id"]}}),
+        (
+            "POST",
+            "/preorders/import",
+            {"params": {"store_id": store["id"]}, "files": {"file": ("a.xlsx", b"x")}},
+        ),
+        ("POST", "/offers/demper/bulk", {"json": {"offer_ids": [offer["id"]], "enabled": False}}),
+    ):
+        response = await kaspi.client.request(method, f"{api}{path}", headers=stranger, **kwargs)
+        assert response.status_code == 404, f"{method} {path}: {response.status_code} {response.text}"
+    listed = await kaspi.client.get(f"{api}/preorders", headers=stranger)
+    assert listed.json()["total"] == 0
+    assert (await _get(kaspi, preorder["id"]))["days"] == 4

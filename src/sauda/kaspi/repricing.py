@@ -52,6 +52,7 @@ from sauda.kaspi.storefront import PublicOffer, StorefrontClient
 from sauda.tenancy import Scope
 
 log = logging.getLogger(__name__)
+CHUNK = 200  # offers loaded at a time during a run
 _HISTORY = cast(Table, KaspiPriceHistory.__table__)
 _OFFERS = cast(Table, KaspiOffer.__table__)
 
@@ -144,6 +145,7 @@ class Run:
     report: RunReport = field(default_factory=RunReport)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     deadline: float = 0.0
+    fed: int = 0
 
     @property
     def kaspi(self) -> Any:
@@ -193,30 +195,62 @@ class Run:
         )
         return decide(current, [Rival(o.merchant_id, o.price) for o in found], rules)
 
-    async def look_up_all(self, offers: list[KaspiOffer], out: asyncio.Queue[Outcome | None]) -> None:
+    def running(self) -> bool:
+        return not self.stop.is_set() and time.monotonic() < self.deadline
+
+    async def feed(self, ids: list[int], queue: asyncio.Queue[KaspiOffer], fed: asyncio.Event) -> None:
+        """Load the due offers a chunk at a time, just ahead of the lookups: a big store's offers
+        are never all in memory (less for the garbage collector to walk, fewer pauses), and an
+        offer disabled meanwhile is skipped."""
+        chunk = CHUNK
+        try:
+            for start in range(0, len(ids), chunk):
+                # Polled, not awaited on a bounded queue: lookups that stop early must not leave
+                # the feeder blocked on a full queue.
+                while queue.qsize() > chunk and self.running():  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+                if not self.running():
+                    return
+                wanted = ids[start : start + chunk]
+                stmt = due_offers_stmt(self.store.id, None).where(KaspiOffer.id.in_(wanted))
+                async with self.sessionmaker() as session:
+                    found = {o.id: o for o in (await session.scalars(stmt)).all()}
+                for offer_id in wanted:
+                    if offer_id in found:
+                        queue.put_nowait(found[offer_id])
+                self.fed += len(wanted)
+        finally:
+            fed.set()
+
+    async def look_up_all(self, ids: list[int], out: asyncio.Queue[Outcome | None]) -> None:
         queue: asyncio.Queue[KaspiOffer] = asyncio.Queue()
-        for offer in offers:
-            queue.put_nowait(offer)
+        fed = asyncio.Event()
         clients = {r.key: self.gateway.storefront(proxy=r.url, ip_key=r.key) for r in self.pool.routes}
 
         async def lookups() -> None:
-            while not self.stop.is_set() and time.monotonic() < self.deadline:
+            while self.running():
                 try:
                     offer = queue.get_nowait()
                 except asyncio.QueueEmpty:
-                    return
+                    if fed.is_set():
+                        return
+                    await asyncio.sleep(0.01)
+                    continue
                 await out.put(await self.lookup(offer, clients))
 
         try:
             for client in clients.values():
                 await client.__aenter__()
             width = max(self.kaspi.demper_concurrency, 1) * len(self.pool.routes)
-            await asyncio.gather(*(lookups() for _ in range(min(width, len(offers)) or 1)))
+            await asyncio.gather(
+                self.feed(ids, queue, fed), *(lookups() for _ in range(min(width, len(ids)) or 1))
+            )
         finally:
             for client in clients.values():
                 await client.__aexit__(None, None, None)
-            if not queue.empty() and self.report.stopped is None:
-                self.report.stopped = f"time is up: {queue.qsize()} offers stay due for the next run"
+            left = queue.qsize() + len(ids) - self.fed
+            if left and self.report.stopped is None:
+                self.report.stopped = f"time is up: {left} offers stay due for the next run"
             await out.put(None)
 
     # --- pushes and records -------------------------------------------------------------------
@@ -351,14 +385,15 @@ class Run:
 
 async def _prepare(
     session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, *, force: bool
-) -> tuple[list[KaspiOffer], Rules, ProxyPool] | str:
+) -> tuple[list[int], Rules, ProxyPool] | str:
     if store.status is not StoreStatus.active or store.session_encrypted is None or not store.merchant_uid:
         return store.status_reason or "the store is not logged in to Kaspi"
     if store.locked_until is not None and store.locked_until > now():
         return f"Kaspi locked the store until {store.locked_until.isoformat()}"
     if not force and not within_hours(store, now(), gateway.settings.tz):
         return "outside the store's working hours"
-    offers = list((await session.scalars(due_offers_stmt(store.id, None if force else now()))).all())
+    due = due_offers_stmt(store.id, None if force else now()).with_only_columns(KaspiOffer.id)
+    offers = list((await session.scalars(due)).all())
     own = await StoreRepository(session, Scope.everything()).merchant_uids(store.company_id)
     rules = Rules(
         floor=1,
