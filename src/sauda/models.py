@@ -4,19 +4,35 @@ from sauda.auth.models import Invite, RefreshToken, Role, User
 from sauda.db import Base
 from sauda.jobs.models import Job, JobStatus
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, DebtRun, Product
+from sauda.sales.models import (
+    Customer,
+    DailyPointSales,
+    DailyProductSales,
+    Point,
+    Sale,
+    SalesImport,
+    SalesImportChunk,
+)
 
 __all__ = [
     "Base",
     "Company",
     "CompanyKind",
+    "Customer",
+    "DailyPointSales",
+    "DailyProductSales",
     "DebtEntry",
     "DebtReason",
     "DebtRun",
     "Invite",
     "Job",
     "JobStatus",
+    "Point",
     "Product",
     "RefreshToken",
     "Role",
+    "Sale",
+    "SalesImport",
+    "SalesImportChunk",
     "User",
 ]
