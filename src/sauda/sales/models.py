@@ -135,9 +135,7 @@ class DailyPointSales(Base):
 
     __tablename__ = "sales_daily_points"
 
-    company_id: Mapped[int] = mapped_column(
-        ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True
-    )
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     point_id: Mapped[int] = mapped_column(ForeignKey("points.id", ondelete="CASCADE"), primary_key=True)
     revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
@@ -150,13 +148,9 @@ class DailyProductSales(Base):
 
     __tablename__ = "sales_daily_products"
 
-    company_id: Mapped[int] = mapped_column(
-        ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True
-    )
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    product_id: Mapped[int] = mapped_column(
-        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-    )
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
     revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     sales_count: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[Decimal] = mapped_column(Numeric(16, 3))
