@@ -54,7 +54,9 @@ SALE_COLUMNS = (
 
 
 def settings() -> Settings:
-    return Settings(env="development", database=DatabaseSettings(url=DATABASE_URL), redis=RedisSettings(url=REDIS_URL))
+    return Settings(
+        env="development", database=DatabaseSettings(url=DATABASE_URL), redis=RedisSettings(url=REDIS_URL)
+    )
 
 
 def dsn() -> str:
@@ -79,13 +81,17 @@ async def _company(conn: asyncpg.Connection) -> int:
     )
     await conn.copy_records_to_table(
         "points",
-        records=[(company_id, f"PT-{n:03}", f"Точка {n:03}", "Алматы", "", "store", True) for n in range(1, POINTS + 1)],
+        records=[
+            (company_id, f"PT-{n:03}", f"Точка {n:03}", "Алматы", "", "store", True)
+            for n in range(1, POINTS + 1)
+        ],
         columns=("company_id", "code", "name", "city", "address", "kind", "is_active"),
     )
     await conn.copy_records_to_table(
         "products",
         records=[
-            (company_id, f"SKU-{n:05}", f"Товар {n:05}", "M", date(2023, 1, 1)) for n in range(1, PRODUCTS + 1)
+            (company_id, f"SKU-{n:05}", f"Товар {n:05}", "M", date(2023, 1, 1))
+            for n in range(1, PRODUCTS + 1)
         ],
         columns=("company_id", "sku", "name", "model", "release_date"),
     )
@@ -122,7 +128,8 @@ async def _csv_chunks(
             seconds = rng.randrange(4 * 3600, 18 * 3600)
             lines.append(
                 f"{company_id},{rng.choice(points)},{product},{customer},{quantity},{price}.00,0.00,"
-                f"{quantity * price}.00,{day} {seconds // 3600:02}:{seconds // 60 % 60:02}:{seconds % 60:02}+00,B{n}\n"
+                f"{quantity * price}.00,"
+                f"{day} {seconds // 3600:02}:{seconds // 60 % 60:02}:{seconds % 60:02}+00,B{n}\n"
             )
         yield "".join(lines).encode()
 
@@ -157,7 +164,9 @@ async def _load(conn: asyncpg.Connection, company_id: int, total: int) -> None:
     copied = time.perf_counter()
     print(f"COPY of {total} sales: {copied - started:.1f} s", flush=True)
     await conn.execute("SET maintenance_work_mem = '512MB'")
-    await conn.execute("ALTER TABLE sales ADD CONSTRAINT uq_sales_company_id_external_id UNIQUE (company_id, external_id)")
+    await conn.execute(
+        "ALTER TABLE sales ADD CONSTRAINT uq_sales_company_id_external_id UNIQUE (company_id, external_id)"
+    )
     for name, columns in SECONDARY_INDEXES.items():
         await conn.execute(f"CREATE INDEX {name} ON sales {columns}")
     indexed = time.perf_counter()
@@ -170,8 +179,12 @@ async def _load(conn: asyncpg.Connection, company_id: int, total: int) -> None:
         )
     rolled = time.perf_counter()
     print(f"rollups: {rolled - indexed:.1f} s", flush=True)
-    await conn.execute("VACUUM (ANALYZE) sales, sales_daily_points, sales_daily_products, points, products, customers")
-    print(f"vacuum analyze: {time.perf_counter() - rolled:.1f} s; total {time.perf_counter() - started:.1f} s")
+    await conn.execute(
+        "VACUUM (ANALYZE) sales, sales_daily_points, sales_daily_products, points, products, customers"
+    )
+    print(
+        f"vacuum analyze: {time.perf_counter() - rolled:.1f} s; total {time.perf_counter() - started:.1f} s"
+    )
 
 
 def prepare(total: int = 5_000_000, force: bool = False) -> Settings:
@@ -182,7 +195,9 @@ def prepare(total: int = 5_000_000, force: bool = False) -> Settings:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sales", type=int, default=5_000_000)
     parser.add_argument("--force", action="store_true", help="regenerate even if the sales are there")
     args = parser.parse_args()

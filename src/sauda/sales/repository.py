@@ -182,13 +182,6 @@ class SaleRepository(Repository[Sale]):
             stmt = stmt.where(Sale.id != exclude_id)
         return (await self.session.scalar(stmt)) is not None
 
-    async def stream(self, stmt: Select[Sale], batch: int = 2000) -> Any:
-        result = await self.session.stream(
-            stmt.with_only_columns(*Sale.__table__.columns).execution_options(yield_per=batch)
-        )
-        async for partition in result.partitions(batch):
-            yield partition
-
 
 # --- rollups ---------------------------------------------------------------------------------
 
