@@ -35,8 +35,8 @@ POINTS, PRODUCTS, CUSTOMERS = 50, 5000, 2000
 FIRST_DAY, DAYS = date(2024, 1, 1), 731
 SECONDARY_INDEXES = {
     "ix_sales_company_id_sold_at": "(company_id, sold_at, id)",
-    "ix_sales_point_id_sold_at": "(point_id, sold_at, id)",
-    "ix_sales_product_id_sold_at": "(product_id, sold_at)",
+    "ix_sales_point_id_sold_at": "(point_id, sold_at, id) INCLUDE (company_id)",
+    "ix_sales_product_id_sold_at": "(product_id, sold_at) INCLUDE (company_id)",
     "ix_sales_customer_id": "(customer_id)",
 }
 SALE_COLUMNS = (
