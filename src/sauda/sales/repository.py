@@ -8,20 +8,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    ColumnElement,
-    Date,
-    DateTime,
-    Select,
-    and_,
-    cast,
-    delete,
-    func,
-    literal,
-    or_,
-    select,
-    text,
-)
+from sqlalchemy import ColumnElement, Date, Select, and_, cast, delete, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -344,25 +331,21 @@ class MetricsRepository:
                 conditions.append(column == value)
         return conditions
 
-    async def buckets(self, q: MetricsQuery, previous_from: date) -> Sequence[Any]:
-        """Rows of (current, bucket, grp, revenue, sales, quantity) over the previous period and
-        the asked one in one scan; `current` tells them apart, grp is None without group_by."""
+    async def buckets(self, q: MetricsQuery) -> Sequence[Any]:
+        """Rows of (bucket, group, revenue, sales, quantity); group is None without group_by."""
         src = self._source(q)
-        # On a timestamp without time zone: no session-timezone conversion for every row.
-        bucket = cast(func.date_trunc(q.granularity, cast(src.day, DateTime)), Date).label("bucket")
-        current = (src.day >= q.date_from).label("current")
+        bucket = cast(func.date_trunc(q.granularity, src.day), Date).label("bucket")
         group = self._group_column(src, q.group_by)
         stmt = (
             select(
-                current,
                 bucket,
                 group.label("grp"),
                 func.sum(src.revenue).label("revenue"),
                 func.sum(src.count).label("sales"),
                 func.sum(src.quantity).label("quantity"),
             )
-            .where(and_(*self._where(src, q, previous_from, q.date_to)))
-            .group_by(current, bucket, group)
+            .where(and_(*self._where(src, q, q.date_from, q.date_to)))
+            .group_by(bucket, group)
         )
         return (await self.session.execute(stmt)).all()
 
@@ -372,6 +355,17 @@ class MetricsRepository:
         if group_by is GroupBy.product:
             return src.product
         return literal(None)
+
+    async def totals(self, q: MetricsQuery, date_from: date, date_to: date) -> Any:
+        src = self._source(
+            MetricsQuery(date_from, date_to, q.granularity, None, q.company_id, q.point_id, q.product_id)
+        )
+        stmt = select(
+            func.coalesce(func.sum(src.revenue), 0).label("revenue"),
+            func.coalesce(func.sum(src.count), 0).label("sales"),
+            func.coalesce(func.sum(src.quantity), 0).label("quantity"),
+        ).where(and_(*self._where(src, q, date_from, date_to)))
+        return (await self.session.execute(stmt)).one()
 
     async def top_products(
         self, q: MetricsQuery, *, order: str, limit: int, previous: tuple[date, date]

@@ -290,15 +290,15 @@ async def metrics(
 ) -> MetricsOut:
     check_period(q.date_from, q.date_to)
     repo = MetricsRepository(session, scope, tz)
-    prev_from, prev_to = previous_period(q.date_from, q.date_to)
-    both = await repo.buckets(q, prev_from)
-    rows = [row for row in both if row.current]
+    rows = list(await repo.buckets(q))
     starts = bucket_starts(q.date_from, q.date_to, Granularity(q.granularity))
     by_group: dict[Any, list[Any]] = defaultdict(list)
     for row in rows:
         by_group[row.grp].append(row)
+    prev_from, prev_to = previous_period(q.date_from, q.date_to)
+    before = await repo.totals(q, prev_from, prev_to)
     totals = _summed(rows)
-    previous = _summed([row for row in both if not row.current])
+    previous = figures(before.revenue, before.sales, before.quantity)
     groups = None
     if q.group_by is not None:
         groups = await _groups(repo, q.group_by, by_group, starts, groups_limit)
