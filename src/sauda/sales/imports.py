@@ -156,50 +156,47 @@ CREATE TEMP TABLE sales_import_staging (
     customer_external_id text,
     customer_name text,
     point_name text,
-    product_name text,
-    point_id integer,
-    product_id integer,
-    customer_id integer
+    product_name text
 ) ON COMMIT DROP
 """
 
-_RESOLVE = {
-    "point_code": """UPDATE sales_import_staging s SET point_id = p.id FROM points p
-        WHERE s.point_id IS NULL AND p.company_id = :company_id AND p.code = s.point_code""",
-    "product_sku": """UPDATE sales_import_staging s SET product_id = p.id FROM products p
-        WHERE s.product_id IS NULL AND p.company_id = :company_id AND p.sku = s.product_sku""",
-    "customer_external_id": """UPDATE sales_import_staging s SET customer_id = c.id FROM customers c
-        WHERE s.customer_id IS NULL AND s.customer_external_id IS NOT NULL
-        AND c.company_id = :company_id AND c.external_id = s.customer_external_id""",
+# Codes are resolved by joins (never by updating the staging rows): anti-joins find the
+# unknown ones, the final insert joins the known ones.
+_KNOWN = {
+    "point_code": "SELECT 1 FROM points p WHERE p.company_id = :company_id AND p.code = s.point_code",
+    "product_sku": "SELECT 1 FROM products p WHERE p.company_id = :company_id AND p.sku = s.product_sku",
+    "customer_external_id": """SELECT 1 FROM customers c
+        WHERE c.company_id = :company_id AND c.external_id = s.customer_external_id""",
 }
 
 _CREATE_MISSING = {
     "point_code": """INSERT INTO points (company_id, code, name, city, address, kind, is_active)
         SELECT DISTINCT ON (point_code) :company_id, point_code, left(coalesce(point_name, point_code), 200),
             '', '', 'store', true
-        FROM sales_import_staging WHERE point_id IS NULL ORDER BY point_code, row_no
+        FROM sales_import_staging s WHERE NOT EXISTS ({known}) ORDER BY point_code, row_no
         ON CONFLICT (company_id, code) DO NOTHING""",
     "product_sku": """INSERT INTO products (company_id, sku, name, model, release_date)
         SELECT DISTINCT ON (product_sku) :company_id, product_sku,
             left(coalesce(product_name, product_sku), 200), '', CURRENT_DATE
-        FROM sales_import_staging WHERE product_id IS NULL ORDER BY product_sku, row_no
+        FROM sales_import_staging s WHERE NOT EXISTS ({known}) ORDER BY product_sku, row_no
         ON CONFLICT (company_id, sku) DO NOTHING""",
     "customer_external_id": """INSERT INTO customers (company_id, external_id, name)
         SELECT DISTINCT ON (customer_external_id) :company_id, customer_external_id,
             left(coalesce(customer_name, customer_external_id), 200)
-        FROM sales_import_staging WHERE customer_id IS NULL AND customer_external_id IS NOT NULL
+        FROM sales_import_staging s
+        WHERE customer_external_id IS NOT NULL AND NOT EXISTS ({known})
         ORDER BY customer_external_id, row_no
         ON CONFLICT (company_id, external_id) DO NOTHING""",
 }
 
-_UNRESOLVED = {
+_UNKNOWN = {
     "point_code": """SELECT row_no, 'no point with code ' || quote_literal(point_code)
-        FROM sales_import_staging WHERE point_id IS NULL""",
+        FROM sales_import_staging s WHERE NOT EXISTS ({known})""",
     "product_sku": """SELECT row_no, 'no product with SKU ' || quote_literal(product_sku)
-        FROM sales_import_staging WHERE product_id IS NULL""",
+        FROM sales_import_staging s WHERE NOT EXISTS ({known})""",
     "customer_external_id": """SELECT row_no, 'no customer with external id '
             || quote_literal(customer_external_id)
-        FROM sales_import_staging WHERE customer_id IS NULL AND customer_external_id IS NOT NULL""",
+        FROM sales_import_staging s WHERE customer_external_id IS NOT NULL AND NOT EXISTS ({known})""",
 }
 
 _REPEATED = """
@@ -215,10 +212,14 @@ _INSERT = """
 WITH ins AS (
     INSERT INTO sales (company_id, point_id, product_id, customer_id, quantity, unit_price, discount,
                        total, sold_at, external_id)
-    SELECT :company_id, point_id, product_id, customer_id, quantity, unit_price, discount, total,
-           sold_at, external_id
-    FROM sales_import_staging WHERE NOT (row_no = ANY(CAST(:bad AS int[])))
-    ORDER BY sold_at
+    SELECT :company_id, p.id, pr.id, c.id, s.quantity, s.unit_price, s.discount, s.total,
+           s.sold_at, s.external_id
+    FROM sales_import_staging s
+    JOIN points p ON p.company_id = :company_id AND p.code = s.point_code
+    JOIN products pr ON pr.company_id = :company_id AND pr.sku = s.product_sku
+    LEFT JOIN customers c ON c.company_id = :company_id AND c.external_id = s.customer_external_id
+    WHERE NOT (s.row_no = ANY(CAST(:bad AS int[])))
+    ORDER BY s.sold_at
     ON CONFLICT (company_id, external_id) DO NOTHING
     RETURNING point_id, product_id, total, quantity, (sold_at AT TIME ZONE :tz)::date AS day
 ), by_point AS (
@@ -384,12 +385,12 @@ async def _load(
 
 async def _resolve(session: AsyncSession, company_id: int, create_missing: bool, result: LoadResult) -> None:
     params = {"company_id": company_id}
-    for column, sql in _RESOLVE.items():
-        await session.execute(text(sql), params)
+    # The staging table has no statistics yet; without them the joins below plan badly.
+    await session.execute(text("ANALYZE sales_import_staging"))
+    for column, known in _KNOWN.items():
         if create_missing:
-            await session.execute(text(_CREATE_MISSING[column]), params)
-            await session.execute(text(sql), params)
-        for row_no, msg in await session.execute(text(_UNRESOLVED[column])):
+            await session.execute(text(_CREATE_MISSING[column].format(known=known)), params)
+        for row_no, msg in await session.execute(text(_UNKNOWN[column].format(known=known)), params):
             result.fail(RowError(row_no, column, msg))
     for row_no, column, msg in await session.execute(text(_REPEATED)):
         result.fail(RowError(row_no, column, msg))
