@@ -120,12 +120,6 @@ def upgrade() -> None:
             name=op.f("fk_sales_daily_points_company_id_companies"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["point_id"],
-            ["points.id"],
-            name=op.f("fk_sales_daily_points_point_id_points"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("company_id", "day", "point_id", name=op.f("pk_sales_daily_points")),
     )
     op.create_table(
@@ -140,12 +134,6 @@ def upgrade() -> None:
             ["company_id"],
             ["companies.id"],
             name=op.f("fk_sales_daily_products_company_id_companies"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["product_id"],
-            ["products.id"],
-            name=op.f("fk_sales_daily_products_product_id_products"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("company_id", "day", "product_id", name=op.f("pk_sales_daily_products")),

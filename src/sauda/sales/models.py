@@ -138,7 +138,9 @@ class DailyPointSales(Base):
 
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    point_id: Mapped[int] = mapped_column(ForeignKey("points.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key: a point with rollup rows has sales, which already keep it from being
+    # deleted, and a key here would make every point delete scan the rollup.
+    point_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     sales_count: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[Decimal] = mapped_column(Numeric(16, 3))
@@ -151,7 +153,8 @@ class DailyProductSales(Base):
 
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key, as for the point rollup: a product delete would scan millions of rows.
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     sales_count: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[Decimal] = mapped_column(Numeric(16, 3))
