@@ -373,13 +373,16 @@ async def _load(
             await _progress(sessionmaker, import_id, result.rows_read)
     if result.rows_read == 0:
         raise InvalidFile("The file has a header but no rows")
+    log.info("import %s: %s rows read and staged", import_id, result.rows_read)
     await _resolve(session, company_id, create_missing, result)
+    log.info("import %s: references resolved, %s bad rows", import_id, len(result.bad_rows))
     if result.errors and all_or_nothing:
         raise Rejected(result)
     inserted = await session.execute(
         text(_INSERT), {"company_id": company_id, "tz": settings.tz.key, "bad": sorted(result.bad_rows)}
     )
     result.rows_inserted = int(inserted.scalar_one())
+    log.info("import %s: %s sales inserted", import_id, result.rows_inserted)
     return result
 
 
