@@ -160,43 +160,50 @@ CREATE TEMP TABLE sales_import_staging (
 ) ON COMMIT DROP
 """
 
-# Codes are resolved by joins (never by updating the staging rows): anti-joins find the
-# unknown ones, the final insert joins the known ones.
-_KNOWN = {
-    "point_code": "SELECT 1 FROM points p WHERE p.company_id = :company_id AND p.code = s.point_code",
-    "product_sku": "SELECT 1 FROM products p WHERE p.company_id = :company_id AND p.sku = s.product_sku",
-    "customer_external_id": """SELECT 1 FROM customers c
-        WHERE c.company_id = :company_id AND c.external_id = s.customer_external_id""",
+# Codes are resolved through small temporary maps (code -> id) built from the distinct codes of
+# the file and analyzed: joining the big staging table to `points`/`products` directly lets a
+# stale estimate for a new company (rows=1) pick a nested loop over the whole staging table.
+_KINDS = {
+    # kind: (map table, staging column, target table, target column)
+    "point_code": ("import_points", "point_code", "points", "code"),
+    "product_sku": ("import_products", "product_sku", "products", "sku"),
+    "customer_external_id": ("import_customers", "customer_external_id", "customers", "external_id"),
 }
+
+_MAP = """CREATE TEMP TABLE {map} ON COMMIT DROP AS
+    SELECT t.{target_column} AS code, t.id FROM (SELECT DISTINCT {column} FROM sales_import_staging) AS s
+    JOIN {target} t ON t.company_id = :company_id AND t.{target_column} = s.{column}"""
 
 _CREATE_MISSING = {
     "point_code": """INSERT INTO points (company_id, code, name, city, address, kind, is_active)
         SELECT DISTINCT ON (point_code) :company_id, point_code, left(coalesce(point_name, point_code), 200),
             '', '', 'store', true
-        FROM sales_import_staging s WHERE NOT EXISTS ({known}) ORDER BY point_code, row_no
+        FROM sales_import_staging ORDER BY point_code, row_no
         ON CONFLICT (company_id, code) DO NOTHING""",
     "product_sku": """INSERT INTO products (company_id, sku, name, model, release_date)
         SELECT DISTINCT ON (product_sku) :company_id, product_sku,
             left(coalesce(product_name, product_sku), 200), '', CURRENT_DATE
-        FROM sales_import_staging s WHERE NOT EXISTS ({known}) ORDER BY product_sku, row_no
+        FROM sales_import_staging ORDER BY product_sku, row_no
         ON CONFLICT (company_id, sku) DO NOTHING""",
     "customer_external_id": """INSERT INTO customers (company_id, external_id, name)
         SELECT DISTINCT ON (customer_external_id) :company_id, customer_external_id,
             left(coalesce(customer_name, customer_external_id), 200)
-        FROM sales_import_staging s
-        WHERE customer_external_id IS NOT NULL AND NOT EXISTS ({known})
+        FROM sales_import_staging WHERE customer_external_id IS NOT NULL
         ORDER BY customer_external_id, row_no
         ON CONFLICT (company_id, external_id) DO NOTHING""",
 }
 
 _UNKNOWN = {
     "point_code": """SELECT row_no, 'no point with code ' || quote_literal(point_code)
-        FROM sales_import_staging s WHERE NOT EXISTS ({known})""",
+        FROM sales_import_staging s
+        WHERE NOT EXISTS (SELECT 1 FROM import_points m WHERE m.code = s.point_code)""",
     "product_sku": """SELECT row_no, 'no product with SKU ' || quote_literal(product_sku)
-        FROM sales_import_staging s WHERE NOT EXISTS ({known})""",
+        FROM sales_import_staging s
+        WHERE NOT EXISTS (SELECT 1 FROM import_products m WHERE m.code = s.product_sku)""",
     "customer_external_id": """SELECT row_no, 'no customer with external id '
             || quote_literal(customer_external_id)
-        FROM sales_import_staging s WHERE customer_external_id IS NOT NULL AND NOT EXISTS ({known})""",
+        FROM sales_import_staging s WHERE customer_external_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM import_customers m WHERE m.code = s.customer_external_id)""",
 }
 
 _REPEATED = """
@@ -215,9 +222,9 @@ WITH ins AS (
     SELECT :company_id, p.id, pr.id, c.id, s.quantity, s.unit_price, s.discount, s.total,
            s.sold_at, s.external_id
     FROM sales_import_staging s
-    JOIN points p ON p.company_id = :company_id AND p.code = s.point_code
-    JOIN products pr ON pr.company_id = :company_id AND pr.sku = s.product_sku
-    LEFT JOIN customers c ON c.company_id = :company_id AND c.external_id = s.customer_external_id
+    JOIN import_points p ON p.code = s.point_code
+    JOIN import_products pr ON pr.code = s.product_sku
+    LEFT JOIN import_customers c ON c.code = s.customer_external_id
     WHERE NOT (s.row_no = ANY(CAST(:bad AS int[])))
     ORDER BY s.sold_at
     ON CONFLICT (company_id, external_id) DO NOTHING
@@ -388,13 +395,15 @@ async def _load(
 
 async def _resolve(session: AsyncSession, company_id: int, create_missing: bool, result: LoadResult) -> None:
     params = {"company_id": company_id}
-    # The staging table has no statistics yet; without them the joins below plan badly.
     await session.execute(text("ANALYZE sales_import_staging"))
-    for column, known in _KNOWN.items():
+    for kind, (map_table, column, target, target_column) in _KINDS.items():
         if create_missing:
-            await session.execute(text(_CREATE_MISSING[column].format(known=known)), params)
-        for row_no, msg in await session.execute(text(_UNKNOWN[column].format(known=known)), params):
-            result.fail(RowError(row_no, column, msg))
+            await session.execute(text(_CREATE_MISSING[kind]), params)
+        sql = _MAP.format(map=map_table, column=column, target=target, target_column=target_column)
+        await session.execute(text(sql), params)
+        await session.execute(text(f"ANALYZE {map_table}"))
+        for row_no, msg in await session.execute(text(_UNKNOWN[kind])):
+            result.fail(RowError(row_no, kind, msg))
     for row_no, column, msg in await session.execute(text(_REPEATED)):
         result.fail(RowError(row_no, column, msg))
 
