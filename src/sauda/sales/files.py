@@ -276,8 +276,7 @@ class RowParser:
         if number is None:
             fail(column, f"{str(value)[:40]!r} is not a number")
             return None
-        exponent = number.as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > places:
+        if number != round(number, places):
             fail(column, f"has more than {places} decimal places")
         elif number < 0 or (positive and number == 0):
             fail(column, "must be greater than 0" if positive else "must not be negative")
@@ -313,14 +312,14 @@ def _as_decimal(value: Any) -> Decimal | None:
         return None
     if isinstance(value, int):
         return Decimal(value)
-    if isinstance(value, float):
-        text = repr(value)
-    else:
-        text = str(value).strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    text = repr(value) if isinstance(value, float) else str(value)
     try:
-        number = Decimal(text)
+        number = Decimal(text)  # the common case: a plain "1234.50"
     except InvalidOperation:
-        return None
+        try:
+            number = Decimal(text.strip().replace("\u00a0", "").replace(" ", "").replace(",", "."))
+        except InvalidOperation:
+            return None
     return number if number.is_finite() else None
 
 

@@ -368,6 +368,8 @@ async def _load(
 ) -> LoadResult:
     result = LoadResult()
     conn = await session.connection()
+    # Sorts and hash aggregates of up to a million rows stay in memory.
+    await conn.execute(text("SET LOCAL work_mem = '64MB'"))
     await conn.execute(text(_CREATE_STAGING))
     raw = (await conn.get_raw_connection()).driver_connection
     assert raw is not None
