@@ -192,7 +192,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("import_id", "seq", name=op.f("pk_sales_import_chunks")),
     )
 
-
     # The file is already compressed (XLSX) or read once (CSV): storing it uncompressed saves CPU.
     op.execute("ALTER TABLE sales_import_chunks ALTER COLUMN data SET STORAGE EXTERNAL")
 
