@@ -180,6 +180,14 @@ async def test_semicolons_decimal_commas_and_cp1251(
     assert (sale["total"], sale["sold_at"][:19]) == (1500.75, "2026-03-31T18:30:00")
 
 
+async def test_last_line_without_newline(
+    client: httpx.AsyncClient, shop: Shop, run_worker: RunWorker
+) -> None:
+    content = rows_for(shop, "H-1,2026-03-01 10:00,{p},{q},1,1.00,,").rstrip(b"\n")
+    body = await imported(client, shop, run_worker, content)
+    assert (body["status"], body["rows_inserted"]) == ("succeeded", 1)
+
+
 async def test_import_status_of_another_company_is_404(
     client: httpx.AsyncClient, shop: Shop, factory: Any, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

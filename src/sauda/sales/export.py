@@ -4,6 +4,7 @@ The export runs in a transaction of its own: the response body is produced after
 session has committed. Columns are the import layout, so an export can be imported elsewhere.
 """
 
+import asyncio
 import csv
 import io
 import tempfile
@@ -108,11 +109,16 @@ async def xlsx_chunks(
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("sales")
     sheet.append(HEADER)
-    async for rows in _rows(sessionmaker, stmt):
+
+    def append(rows: Sequence[Any]) -> None:
         for row in rows:
             sheet.append((row[0], row[1].astimezone(tz).replace(tzinfo=None), *row[2:]))
+
+    # openpyxl is synchronous: build the sheet off the event loop, one batch at a time.
+    async for rows in _rows(sessionmaker, stmt):
+        await asyncio.to_thread(append, rows)
     with tempfile.TemporaryFile() as out:
-        workbook.save(out)
+        await asyncio.to_thread(workbook.save, out)
         out.seek(0)
         while chunk := out.read(256 * 1024):
             yield chunk

@@ -46,6 +46,7 @@ from sauda.worker import enqueue_after_commit
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1024 * 1024
+HEADER_SAMPLE_BYTES = 256 * 1024
 STAGING = "sales_import_staging"
 
 
@@ -106,7 +107,9 @@ def _check_header(upload: UploadFile, fmt: ImportFormat, encoding: str) -> None:
             while chunk := upload.file.read(CHUNK_BYTES):
                 copy.write(chunk)
         else:
-            copy.write(upload.file.read(256 * 1024).rsplit(b"\n", 1)[0] + b"\n")
+            sample = upload.file.read(HEADER_SAMPLE_BYTES)
+            # A cut file ends at its last whole line; a whole one is kept as it is.
+            copy.write(sample.rsplit(b"\n", 1)[0] if len(sample) == HEADER_SAMPLE_BYTES else sample)
         copy.flush()
         with SalesFile(Path(copy.name), fmt, encoding) as sales_file:
             sales_file.header()
