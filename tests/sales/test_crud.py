@@ -183,3 +183,24 @@ async def test_admin_names_the_company_of_a_point(
         "/api/v1/points", json={"code": "A", "name": "A", "company_id": shop.company.id}, headers=headers
     )
     assert ok.status_code == 201
+
+
+async def test_deleting_a_company_takes_its_sales_and_rollups(
+    client: httpx.AsyncClient,
+    shop: Shop,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    from sqlalchemy import delete
+
+    from sauda.auth.models import User
+    from sauda.db import transaction
+
+    await add_sale(sessionmaker, settings, shop, customer_id=shop.customer.id)
+    async with transaction(sessionmaker) as session:
+        await session.execute(delete(User).where(User.company_id == shop.company.id))
+    headers = await factory.headers(await factory.admin())
+    response = await client.delete(f"/api/v1/companies/{shop.company.id}", headers=headers)
+    assert response.status_code == 204, response.text
+    assert await assert_rollup_matches(sessionmaker, settings) == 0
