@@ -210,6 +210,20 @@ def _xlsx(rows: list[list[Any]]) -> bytes:
     return out.getvalue()
 
 
+def _damaged_xlsx() -> bytes:
+    """A real workbook whose sheet XML is cut in the middle."""
+    import zipfile
+
+    row = ["X", "2026-03-01 10:00", "P", "S", 1, 1]
+    source = zipfile.ZipFile(io.BytesIO(_xlsx([HEADER.strip().split(",")[:6]] + [row] * 2000)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as damaged:
+        for item in source.infolist():
+            data = source.read(item)
+            damaged.writestr(item, data[: len(data) // 2] if "worksheets/sheet" in item.filename else data)
+    return out.getvalue()
+
+
 MALFORMED = {
     "empty": (b"", "sales.csv", "empty"),
     "header only": (HEADER.encode() + b"\n,,\n", "sales.csv", "no rows"),
@@ -248,6 +262,14 @@ async def test_bad_bytes_deep_in_the_file_fail_the_import(
     assert body["status"] == "failed"
     assert "not UTF-8" in body["error"]
     assert await count(sessionmaker, Sale) == 0
+
+
+async def test_damaged_workbook_fails_the_import(
+    client: httpx.AsyncClient, shop: Shop, run_worker: RunWorker
+) -> None:
+    body = await imported(client, shop, run_worker, _damaged_xlsx(), "sales.xlsx")
+    assert body["status"] == "failed"
+    assert "damaged" in body["error"]
 
 
 async def test_fifty_megabytes_of_garbage(client: httpx.AsyncClient, shop: Shop) -> None:

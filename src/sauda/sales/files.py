@@ -146,8 +146,18 @@ class SalesFile:
         self._close = workbook.close
         if not workbook.worksheets:
             raise InvalidFile("The workbook has no sheets")
-        sheet = workbook.worksheets[0]
-        return ((n, tuple(values)) for n, values in enumerate(sheet.iter_rows(values_only=True), start=1))
+        return self._sheet_rows(workbook.worksheets[0])
+
+    @staticmethod
+    def _sheet_rows(sheet: Any) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        number = 0
+        try:
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield number, tuple(values)
+        except Exception as exc:  # a damaged sheet fails in many ways (XML, zip, cell values)
+            raise InvalidFile(
+                f"The workbook is damaged: its sheet cannot be read after row {number}"
+            ) from exc
 
     def header(self) -> dict[str, int]:
         """Column name → position; refuses a missing, unknown or repeated column."""
