@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.config import Settings
@@ -204,3 +205,32 @@ async def test_deleting_a_company_takes_its_sales_and_rollups(
     response = await client.delete(f"/api/v1/companies/{shop.company.id}", headers=headers)
     assert response.status_code == 204, response.text
     assert await assert_rollup_matches(sessionmaker, settings) == 0
+
+
+async def test_unique_values_taken_concurrently_are_409_not_500(
+    client: httpx.AsyncClient, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As if another transaction inserted the value between the check and the insert."""
+    from sauda.sales.repository import CustomerRepository, PointRepository, SaleRepository
+
+    async def never_taken(*_: object, **__: object) -> bool:
+        return False
+
+    for repository in (SaleRepository, PointRepository):
+        monkeypatch.setattr(
+            repository, "external_id_taken" if repository is SaleRepository else "code_taken", never_taken
+        )
+    monkeypatch.setattr(CustomerRepository, "external_id_taken", never_taken)
+    assert (await sale_json(client, shop, external_id="RACE")).status_code == 201
+    sale = await sale_json(client, shop, external_id="RACE")
+    point = await client.post(
+        "/api/v1/points", json={"code": shop.points[0].code, "name": "X"}, headers=shop.headers
+    )
+    customer = await client.post(
+        "/api/v1/customers",
+        json={"name": "X", "external_id": shop.customer.external_id},
+        headers=shop.headers,
+    )
+    for response, field in ((sale, "external_id"), (point, "code"), (customer, "external_id")):
+        assert response.status_code == 409, response.text
+        assert response.json()["fields"][0]["field"] == field

@@ -1,11 +1,14 @@
 """Business rules of sales: points, customers, sales with their rollups, metrics. Flushes only."""
 
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import User
@@ -56,6 +59,22 @@ async def owner_company(session: AsyncSession, scope: Scope, actor: User, reques
     return requested
 
 
+@asynccontextmanager
+async def unique_in_company(session: AsyncSession, field: str) -> AsyncIterator[None]:
+    """The checks before a write cannot see a concurrent transaction's uncommitted row: when the
+    unique constraint catches it instead, that is the same 409, not a 500."""
+    try:
+        async with session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "23505":  # unique_violation
+            raise
+        raise Conflict(
+            f"{field} is already used in this company",
+            fields=[{"field": field, "message": "already used in this company"}],
+        ) from exc
+
+
 def _refuse_nulls(changes: dict[str, Any], exempt: set[str]) -> None:
     for field, value in changes.items():
         if value is None and field not in exempt:
@@ -69,7 +88,8 @@ async def create_point(session: AsyncSession, scope: Scope, actor: User, data: P
     company_id = await owner_company(session, scope, actor, data.company_id)
     points = PointRepository(session, scope)
     await _ensure_code_free(points, company_id, data.code)
-    return await points.add(Point(**data.model_dump(exclude={"company_id"}), company_id=company_id))
+    async with unique_in_company(session, "code"):
+        return await points.add(Point(**data.model_dump(exclude={"company_id"}), company_id=company_id))
 
 
 async def update_point(session: AsyncSession, scope: Scope, point: Point, data: PointUpdate) -> Point:
@@ -79,7 +99,8 @@ async def update_point(session: AsyncSession, scope: Scope, point: Point, data: 
         await _ensure_code_free(PointRepository(session, scope), point.company_id, changes["code"], point.id)
     for field, value in changes.items():
         setattr(point, field, value)
-    await session.flush()
+    async with unique_in_company(session, "code"):
+        await session.flush()
     return point
 
 
@@ -101,7 +122,8 @@ async def create_customer(session: AsyncSession, scope: Scope, actor: User, data
     customers = CustomerRepository(session, scope)
     if data.external_id is not None:
         await _ensure_customer_id_free(customers, company_id, data.external_id)
-    return await customers.add(Customer(**data.model_dump(exclude={"company_id"}), company_id=company_id))
+    async with unique_in_company(session, "external_id"):
+        return await customers.add(Customer(**data.model_dump(exclude={"company_id"}), company_id=company_id))
 
 
 async def update_customer(
@@ -114,7 +136,8 @@ async def update_customer(
         await _ensure_customer_id_free(customers, customer.company_id, changes["external_id"], customer.id)
     for field, value in changes.items():
         setattr(customer, field, value)
-    await session.flush()
+    async with unique_in_company(session, "external_id"):
+        await session.flush()
     return customer
 
 
@@ -169,7 +192,8 @@ async def create_sale(session: AsyncSession, scope: Scope, data: SaleCreate, tz:
     sales = SaleRepository(session, scope)
     if data.external_id is not None:
         await _ensure_sale_id_free(sales, values["company_id"], data.external_id)
-    sale = await sales.add(Sale(**values))
+    async with unique_in_company(session, "external_id"):
+        sale = await sales.add(Sale(**values))
     await RollupRepository(session, tz).add(sale, +1)
     return sale
 
@@ -195,7 +219,8 @@ async def update_sale(
     for field, value in changes.items():
         setattr(sale, field, business_aware(value, tz) if field == "sold_at" else value)
     sale.total = _check_total(sale.quantity, sale.unit_price, sale.discount, sent_total)
-    await session.flush()
+    async with unique_in_company(session, "external_id"):
+        await session.flush()
     await rollup.add(sale, +1)
     return sale
 
