@@ -6,6 +6,15 @@ from sauda.db import Base
 from sauda.jobs.models import Job, JobStatus
 from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, DebtRun, Product
+from sauda.sales.models import (
+    Customer,
+    DailyPointSales,
+    DailyProductSales,
+    Point,
+    Sale,
+    SalesImport,
+    SalesImportChunk,
+)
 
 __all__ = [
     "Appointment",
@@ -16,6 +25,9 @@ __all__ = [
     "ClientScope",
     "Company",
     "CompanyKind",
+    "Customer",
+    "DailyPointSales",
+    "DailyProductSales",
     "DebtEntry",
     "DebtReason",
     "DebtRun",
@@ -27,9 +39,13 @@ __all__ = [
     "KaspiOffer",
     "KaspiStore",
     "OfferState",
+    "Point",
     "Product",
     "RefreshToken",
     "Role",
+    "Sale",
+    "SalesImport",
+    "SalesImportChunk",
     "StoreStatus",
     "User",
 ]
