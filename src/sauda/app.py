@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from sauda.admin import mount_admin
 from sauda.auth.router import router as auth_router
+from sauda.calendar.router import router as calendar_router
 from sauda.config import Settings, get_settings
 from sauda.db import create_engine, create_sessionmaker
 from sauda.errors import error_body, install_error_handlers
@@ -29,7 +30,7 @@ Errors are `{"error": code, "detail": message, "fields": [...]}`."""
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, network_router, jobs_router):
+    for router in (auth_router, network_router, jobs_router, calendar_router):
         api.include_router(router)
     return api
 

@@ -1,17 +1,25 @@
 """Every domain's models, imported in one place so Alembic and the mappers see them all."""
 
-from sauda.auth.models import Invite, RefreshToken, Role, User
+from sauda.auth.models import ClientScope, IntegrationClient, Invite, RefreshToken, Role, User
+from sauda.calendar.models import Appointment, AppointmentSlot, AppointmentStatus, BotStatistics, Event
 from sauda.db import Base
 from sauda.jobs.models import Job, JobStatus
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, DebtRun, Product
 
 __all__ = [
+    "Appointment",
+    "AppointmentSlot",
+    "AppointmentStatus",
     "Base",
+    "BotStatistics",
+    "ClientScope",
     "Company",
     "CompanyKind",
     "DebtEntry",
     "DebtReason",
     "DebtRun",
+    "Event",
+    "IntegrationClient",
     "Invite",
     "Job",
     "JobStatus",

@@ -1,14 +1,19 @@
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials, OAuth2PasswordBearer
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from sauda.auth.models import User
+from sauda.auth import service
+from sauda.auth.models import ClientScope, IntegrationClient, User
 from sauda.auth.ratelimit import LoginLimiter
 from sauda.auth.repository import UserRepository
 from sauda.config import Settings
-from sauda.db import SessionDep
+from sauda.db import SessionDep, transaction
 from sauda.errors import NotAuthenticated, PermissionDenied
 from sauda.security import decode_token
 from sauda.tenancy import Scope
@@ -79,3 +84,76 @@ async def get_scope(user: CurrentUser) -> Scope:
 
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]
+
+
+# --- integration clients --------------------------------------------------------------------
+
+http_basic = HTTPBasic(auto_error=False, realm="sauda", description="integration client: login and secret")
+api_key_header = APIKeyHeader(
+    name="X-Api-Key", auto_error=False, description="integration client: the secret alone"
+)
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="sauda"'}
+
+
+def _client_challenge(message: str) -> NotAuthenticated:
+    exc = NotAuthenticated(message)
+    exc.headers = BASIC_CHALLENGE
+    return exc
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls a route open to admins and integration clients: exactly one of the two."""
+
+    user: User | None = None
+    client: IntegrationClient | None = None
+
+    @property
+    def scope(self) -> Scope:
+        if self.client is not None:
+            return Scope.company(self.client.company_id)
+        assert self.user is not None
+        return scope_of(self.user)
+
+
+async def _client(
+    request: Request, session: AsyncSession, basic: HTTPBasicCredentials | None, api_key: str | None
+) -> IntegrationClient:
+    if basic is not None:
+        client = await service.authenticate_client(session, login=basic.username, secret=basic.password)
+    elif api_key:
+        client = await service.authenticate_client(session, secret=api_key)
+    else:
+        raise _client_challenge("Not authenticated: use HTTP Basic (login:secret) or X-Api-Key")
+    if client is None:
+        raise _client_challenge("Unknown or revoked integration client, or wrong secret")
+    now = datetime.now(UTC)
+    if service.client_needs_touch(client, now):
+        # Its own short transaction: the request's may run long or roll back.
+        async with transaction(request.app.state.sessionmaker) as own:
+            await service.touch_client(own, client.id, now)
+    return client
+
+
+def admin_or_client(scope: ClientScope) -> Callable[..., Awaitable[Caller]]:
+    """A dependency letting in admins (Bearer JWT) and active clients holding `scope`."""
+
+    async def dependency(
+        request: Request,
+        session: SessionDep,
+        settings: SettingsDep,
+        token: Annotated[str | None, Depends(oauth2_scheme)],
+        basic: Annotated[HTTPBasicCredentials | None, Depends(http_basic)],
+        api_key: Annotated[str | None, Depends(api_key_header)],
+    ) -> Caller:
+        if token:
+            user = await get_current_user(session, settings, token)
+            if not user.is_admin:
+                raise PermissionDenied(f"Only administrators and {scope} integration clients may do this")
+            return Caller(user=user)
+        client = await _client(request, session, basic, api_key)
+        if not client.has_scope(scope):
+            raise PermissionDenied(f"This integration client lacks the {scope} scope")
+        return Caller(client=client)
+
+    return dependency

@@ -3,7 +3,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, func
+from sqlalchemy import ARRAY, Boolean, CheckConstraint, DateTime, Enum, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sauda.db import Base, TimestampMixin
@@ -65,3 +65,47 @@ class RefreshToken(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ClientScope(enum.StrEnum):
+    """What an integration client may call: the 1C exchange, the Telegram bot's calendar."""
+
+    exchange = "exchange"
+    calendar = "calendar"
+
+
+class IntegrationClient(TimestampMixin, Base):
+    """A machine login (1C, the Telegram bot): login + secret, bound to a company and to scopes.
+
+    Only a SHA-256 digest of the secret is stored. Secrets are 256-bit random tokens the server
+    generates, so a slow password hash would add nothing against guessing and would cost an
+    Argon2 run on every request; the digest also lets an `X-Api-Key` be looked up directly.
+    """
+
+    __tablename__ = "integration_clients"
+    __table_args__ = (
+        CheckConstraint("scopes <@ ARRAY['exchange', 'calendar']::varchar[]", name="known_scopes"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Plain strings (checked by the constraint): arrays of native enums trip up drivers and tools.
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    company: Mapped["Company"] = relationship(lazy="raise")
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: ClientScope) -> bool:
+        return scope.value in self.scopes
+
+    def __str__(self) -> str:
+        return self.login

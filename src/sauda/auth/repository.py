@@ -1,9 +1,10 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sauda.auth.models import Invite, RefreshToken, User
+from sauda.auth.models import IntegrationClient, Invite, RefreshToken, User
+from sauda.repository import Repository
 
 
 class UserRepository:
@@ -44,4 +45,42 @@ class RefreshTokenRepository:
             update(RefreshToken)
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
+        )
+
+
+class IntegrationClientRepository(Repository[IntegrationClient]):
+    model = IntegrationClient
+    tenant_column = IntegrationClient.company_id
+    label = "Integration client"
+
+    def filtered(self, *, company_id: int | None, active: bool | None) -> Select[IntegrationClient]:
+        stmt = self.select()
+        if company_id is not None:
+            stmt = stmt.where(IntegrationClient.company_id == company_id)
+        if active is not None:
+            revoked = IntegrationClient.revoked_at
+            stmt = stmt.where(revoked.is_(None) if active else revoked.is_not(None))
+        return stmt.order_by(IntegrationClient.id)
+
+    async def login_taken(self, login: str) -> bool:
+        stmt = select(IntegrationClient.id).where(IntegrationClient.login == login)
+        return (await self.session.scalar(stmt)) is not None
+
+    async def by_login(self, login: str) -> IntegrationClient | None:
+        return await self.session.scalar(select(IntegrationClient).where(IntegrationClient.login == login))
+
+    async def by_secret_hash(self, digest: str) -> IntegrationClient | None:
+        stmt = select(IntegrationClient).where(IntegrationClient.secret_hash == digest)
+        return await self.session.scalar(stmt)
+
+    async def touch(self, client_id: int, now: datetime, *, every: timedelta) -> None:
+        """Record use at most once per `every`; never waits for a row another request holds."""
+        idle = select(IntegrationClient.id).where(
+            IntegrationClient.id == client_id,
+            or_(IntegrationClient.last_used_at.is_(None), IntegrationClient.last_used_at < now - every),
+        )
+        await self.session.execute(
+            update(IntegrationClient)
+            .where(IntegrationClient.id.in_(idle.with_for_update(skip_locked=True)))
+            .values(last_used_at=now)
         )

@@ -1,16 +1,28 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
 from sauda.auth import service
 from sauda.auth.deps import AdminUser, CurrentUser, LoginLimiterDep, SettingsDep
-from sauda.auth.models import Invite
-from sauda.auth.schemas import InviteIn, InviteOut, RefreshIn, RegisterIn, TokenPair, UserOut
+from sauda.auth.models import IntegrationClient, Invite
+from sauda.auth.repository import IntegrationClientRepository
+from sauda.auth.schemas import (
+    ClientIn,
+    ClientOut,
+    ClientWithSecret,
+    InviteIn,
+    InviteOut,
+    RefreshIn,
+    RegisterIn,
+    TokenPair,
+    UserOut,
+)
 from sauda.db import SessionDep
 from sauda.errors import NotAuthenticated
 from sauda.pagination import Page, PageDep, make_page, paginate
+from sauda.tenancy import Scope
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -79,3 +91,64 @@ async def list_invites(
         stmt = stmt.where(Invite.company_id == company_id)
     rows, total = await paginate(session, stmt, params)
     return make_page([InviteOut.model_validate(r) for r in rows], total, params)
+
+
+# --- integration clients --------------------------------------------------------------------
+
+
+async def _client_by_id(client_id: Annotated[int, Path(ge=1)], session: SessionDep) -> IntegrationClient:
+    return await IntegrationClientRepository(session, Scope.everything()).get(client_id)
+
+
+ClientById = Annotated[IntegrationClient, Depends(_client_by_id)]
+
+
+def _with_secret(client: IntegrationClient, secret: str) -> ClientWithSecret:
+    return ClientWithSecret.model_validate(ClientOut.model_validate(client).model_dump() | {"secret": secret})
+
+
+@router.post("/clients", response_model=ClientWithSecret, status_code=status.HTTP_201_CREATED)
+async def create_client(data: ClientIn, admin: AdminUser, session: SessionDep) -> ClientWithSecret:
+    """Create an integration client (the Telegram bot: scope `calendar`; 1C: `exchange`).
+    The secret is in this answer only; it authenticates as HTTP Basic `login:secret` or as the
+    `X-Api-Key` header."""
+    client, secret = await service.create_client(
+        session,
+        company_id=data.company_id,
+        name=data.name,
+        login=data.login,
+        scopes=data.scopes,
+        created_by=admin,
+    )
+    return _with_secret(client, secret)
+
+
+@router.get("/clients", response_model=Page[ClientOut])
+async def list_clients(
+    _: AdminUser,
+    session: SessionDep,
+    params: PageDep,
+    company_id: int | None = None,
+    active: bool | None = None,
+) -> Page[ClientOut]:
+    clients = IntegrationClientRepository(session, Scope.everything())
+    rows, total = await clients.paginate(clients.filtered(company_id=company_id, active=active), params)
+    return make_page([ClientOut.model_validate(c) for c in rows], total, params)
+
+
+@router.get("/clients/{client_id}", response_model=ClientOut)
+async def get_client(_: AdminUser, client: ClientById) -> ClientOut:
+    return ClientOut.model_validate(client)
+
+
+@router.post("/clients/{client_id}/rotate", response_model=ClientWithSecret)
+async def rotate_client(_: AdminUser, client: ClientById, session: SessionDep) -> ClientWithSecret:
+    """A new secret (shown once); the old one stops working at once. Revoked clients: 409."""
+    secret = await service.rotate_client_secret(session, client)
+    return _with_secret(client, secret)
+
+
+@router.post("/clients/{client_id}/revoke", response_model=ClientOut)
+async def revoke_client(_: AdminUser, client: ClientById, session: SessionDep) -> ClientOut:
+    """Revoke the client for good; its secret stops working at once."""
+    return ClientOut.model_validate(await service.revoke_client(session, client))

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
-from sauda.auth.models import Role
+from sauda.auth.models import ClientScope, Role
 
 LowerEmail = Annotated[EmailStr, AfterValidator(str.lower)]
 
@@ -56,3 +56,35 @@ class InviteOut(BaseModel):
     expires_at: datetime
     used_at: datetime | None
     created_at: datetime
+
+
+LOGIN_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
+
+
+class ClientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    company_id: int
+    name: str = Field(min_length=1, max_length=200)
+    login: str = Field(
+        pattern=LOGIN_PATTERN, description="3-64 of a-z, 0-9, `.`, `_`, `-` (the HTTP Basic user name)"
+    )
+    scopes: list[ClientScope] = Field(min_length=1, description="what the client may call")
+
+
+class ClientOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    company_id: int
+    name: str
+    login: str
+    scopes: list[ClientScope]
+    is_active: bool
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+class ClientWithSecret(ClientOut):
+    secret: str = Field(description="shown only now; store it, only its digest is kept")

@@ -1,14 +1,22 @@
-"""Registration by invite, login, refresh-token rotation, logout, invites."""
+"""Registration by invite, login, refresh-token rotation, logout, invites, integration clients."""
 
+import hashlib
+import hmac
 import secrets
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sauda.auth.models import Invite, RefreshToken, Role, User
-from sauda.auth.repository import InviteRepository, RefreshTokenRepository, UserRepository
+from sauda.auth.models import ClientScope, IntegrationClient, Invite, RefreshToken, Role, User
+from sauda.auth.repository import (
+    IntegrationClientRepository,
+    InviteRepository,
+    RefreshTokenRepository,
+    UserRepository,
+)
 from sauda.auth.schemas import RegisterIn, TokenPair
 from sauda.config import Settings
 from sauda.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, TokenReuse
@@ -20,6 +28,7 @@ from sauda.security import (
     password_problem,
     verify_password,
 )
+from sauda.tenancy import Scope
 
 
 def _invite_problem(invite: Invite | None, now: datetime) -> str | None:
@@ -156,3 +165,102 @@ async def create_admin(session: AsyncSession, *, email: str, password: str, full
         role=Role.admin,
     )
     return await users.add(admin)
+
+
+# --- integration clients (1C exchange, Telegram bot) ---------------------------------------
+
+CLIENT_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def client_secret_digest(secret: str) -> str:
+    """SHA-256 of a client secret. Secrets are 256-bit random tokens made by the server, so a
+    fast digest cannot be brute-forced; Argon2 would cost its full run on every API call."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def create_client(
+    session: AsyncSession,
+    *,
+    company_id: int,
+    name: str,
+    login: str,
+    scopes: Iterable[ClientScope],
+    created_by: User | None = None,
+) -> tuple[IntegrationClient, str]:
+    """A new client and its secret; the secret exists only in this return value."""
+    if await session.get(Company, company_id) is None:
+        raise InvalidInput.for_field("company_id", f"company {company_id} does not exist")
+    clients = IntegrationClientRepository(session, Scope.everything())
+    if await clients.login_taken(login):
+        raise _login_taken()
+    secret = _new_secret()
+    client = IntegrationClient(
+        company_id=company_id,
+        name=name,
+        login=login,
+        secret_hash=client_secret_digest(secret),
+        scopes=sorted({ClientScope(s).value for s in scopes}),
+        created_by_id=created_by.id if created_by else None,
+    )
+    try:
+        async with session.begin_nested():
+            await clients.add(client)
+    except IntegrityError as exc:  # a concurrent create took the login first
+        raise _login_taken() from exc
+    return client, secret
+
+
+def _login_taken() -> Conflict:
+    return Conflict(
+        "An integration client with this login already exists",
+        fields=[{"field": "login", "message": "already taken"}],
+    )
+
+
+async def rotate_client_secret(session: AsyncSession, client: IntegrationClient) -> str:
+    """A new secret; the old one stops working when this transaction commits."""
+    if not client.is_active:
+        raise Conflict(f"Integration client {client.login} is revoked; create a new one")
+    secret = _new_secret()
+    client.secret_hash = client_secret_digest(secret)
+    await session.flush()
+    return secret
+
+
+async def revoke_client(session: AsyncSession, client: IntegrationClient) -> IntegrationClient:
+    """Revoke for good (idempotent: a second revoke keeps the first date)."""
+    if client.revoked_at is None:
+        client.revoked_at = datetime.now(UTC)
+        await session.flush()
+    return client
+
+
+async def authenticate_client(
+    session: AsyncSession, *, secret: str, login: str | None = None
+) -> IntegrationClient | None:
+    """The active client with this secret (and login, for HTTP Basic), or None."""
+    digest = client_secret_digest(secret)
+    clients = IntegrationClientRepository(session, Scope.everything())
+    if login is None:
+        client = await clients.by_secret_hash(digest)
+    else:
+        client = await clients.by_login(login)
+        if client is not None and not hmac.compare_digest(client.secret_hash, digest):
+            client = None
+    if client is None or not client.is_active:
+        return None
+    return client
+
+
+def client_needs_touch(client: IntegrationClient, now: datetime) -> bool:
+    return client.last_used_at is None or client.last_used_at < now - CLIENT_TOUCH_EVERY
+
+
+async def touch_client(session: AsyncSession, client_id: int, now: datetime) -> None:
+    await IntegrationClientRepository(session, Scope.everything()).touch(
+        client_id, now, every=CLIENT_TOUCH_EVERY
+    )

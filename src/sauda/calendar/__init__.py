@@ -1,0 +1,1 @@
+"""Calendar of the Telegram bot: events, daily statistics, appointments without double booking."""

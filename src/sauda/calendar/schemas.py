@@ -1,0 +1,134 @@
+from datetime import date, datetime, time
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from sauda.calendar.models import DEFAULT_DURATION_MINUTES, MAX_DURATION_MINUTES, AppointmentStatus
+
+# Telegram user ids are positive 64-bit integers (they outgrew 32 bits long ago).
+TelegramId = Annotated[int, Field(ge=1, le=2**63 - 1, description="Telegram user id")]
+Details = Annotated[str, Field(max_length=4000)]
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+Duration = Annotated[int, Field(ge=1, le=MAX_DURATION_MINUTES, description="minutes")]
+
+
+class WriteModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+class EventIn(WriteModel):
+    name: str = Field(min_length=1, max_length=255)
+    date: date
+    time: time
+    details: Details = ""
+    user_id: TelegramId
+
+
+class EventUpdate(WriteModel):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    date: date | None = None
+    time: time | None = None
+    details: Details | None = None
+    user_id: TelegramId | None = None
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    date: date
+    time: time
+    details: str
+    user_id: int
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+class StatisticsIncrement(WriteModel):
+    date: date | None = Field(default=None, description="the day to count on; today (business timezone)")
+    user_count: Count = 0
+    event_count: Count = 0
+    edited_events: Count = 0
+    cancelled_events: Count = 0
+
+
+class StatisticsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    date: date
+    user_count: int
+    event_count: int
+    edited_events: int
+    cancelled_events: int
+
+
+# --- appointments ---------------------------------------------------------------------------
+
+
+class AppointmentIn(WriteModel):
+    organizer_tg_id: TelegramId
+    participant_tg_id: TelegramId
+    event_id: int | None = Field(default=None, ge=1, description="an event of `events`, if any")
+    date: date
+    time: time
+    duration_minutes: Duration = DEFAULT_DURATION_MINUTES
+    details: Details = ""
+
+    @model_validator(mode="after")
+    def _two_people(self) -> "AppointmentIn":
+        if self.organizer_tg_id == self.participant_tg_id:
+            raise PydanticCustomError(
+                "same_person",
+                "the participant must differ from the organizer",
+                {"field": "participant_tg_id"},
+            )
+        return self
+
+
+class AppointmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    event_id: int | None
+    organizer_tg_id: int
+    participant_tg_id: int
+    date: date
+    time: time
+    duration_minutes: int
+    details: str
+    status: AppointmentStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class BusySlot(BaseModel):
+    appointment_id: int
+    date: date
+    time: time
+    duration_minutes: int
+    starts_at: datetime = Field(description="local time of the business timezone, no offset")
+    ends_at: datetime
+    status: AppointmentStatus
+    role: Literal["organizer", "participant"]
+
+
+class BusySlots(BaseModel):
+    tg_id: int
+    date_from: date
+    date_to: date
+    slots: list[BusySlot]
+
+
+class FreeAnswer(BaseModel):
+    tg_id: int
+    date: date
+    time: time
+    duration_minutes: int
+    free: bool
+    conflicts: list[BusySlot]
