@@ -18,6 +18,7 @@ from sauda.db import create_engine, create_sessionmaker
 from sauda.errors import error_body, install_error_handlers
 from sauda.jobs.router import router as jobs_router
 from sauda.network.router import router as network_router
+from sauda.sales.router import router as sales_router
 from sauda.worker import redis_settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ Errors are `{"error": code, "detail": message, "fields": [...]}`."""
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, network_router, jobs_router, calendar_router):
+    for router in (auth_router, network_router, sales_router, calendar_router, jobs_router):
         api.include_router(router)
     return api
 

@@ -5,6 +5,15 @@ from sauda.calendar.models import Appointment, AppointmentSlot, AppointmentStatu
 from sauda.db import Base
 from sauda.jobs.models import Job, JobStatus
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, DebtRun, Product
+from sauda.sales.models import (
+    Customer,
+    DailyPointSales,
+    DailyProductSales,
+    Point,
+    Sale,
+    SalesImport,
+    SalesImportChunk,
+)
 
 __all__ = [
     "Appointment",
@@ -15,6 +24,9 @@ __all__ = [
     "ClientScope",
     "Company",
     "CompanyKind",
+    "Customer",
+    "DailyPointSales",
+    "DailyProductSales",
     "DebtEntry",
     "DebtReason",
     "DebtRun",
@@ -23,8 +35,12 @@ __all__ = [
     "Invite",
     "Job",
     "JobStatus",
+    "Point",
     "Product",
     "RefreshToken",
     "Role",
+    "Sale",
+    "SalesImport",
+    "SalesImportChunk",
     "User",
 ]
