@@ -13,18 +13,15 @@ from sauda.auth.models import ClientScope, IntegrationClient, User
 from sauda.auth.ratelimit import LoginLimiter
 from sauda.auth.repository import UserRepository
 from sauda.config import Settings
-from sauda.db import SessionDep, transaction
+from sauda.db import SessionDep
 from sauda.errors import NotAuthenticated, PermissionDenied
 from sauda.security import decode_token
 from sauda.tenancy import Scope
 
-# Dependencies are `async def` even when they never await: FastAPI runs sync ones in the thread
-# pool, which costs more than the work they do.
-
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-async def get_settings_dep(request: Request) -> Settings:
+def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -32,7 +29,7 @@ async def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-async def get_redis(request: Request) -> Redis:
+def get_redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 
@@ -40,7 +37,7 @@ async def get_redis(request: Request) -> Redis:
 RedisDep = Annotated[Redis, Depends(get_redis)]
 
 
-async def get_login_limiter(redis: RedisDep, settings: SettingsDep) -> LoginLimiter:
+def get_login_limiter(redis: RedisDep, settings: SettingsDep) -> LoginLimiter:
     return LoginLimiter(redis, settings.auth)
 
 
@@ -64,7 +61,7 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def require_admin(user: CurrentUser) -> User:
+def require_admin(user: CurrentUser) -> User:
     if not user.is_admin:
         raise PermissionDenied("Only administrators may do this")
     return user
@@ -79,7 +76,7 @@ def scope_of(user: User) -> Scope:
     return Scope.company(user.company_id, user_id=user.id)
 
 
-async def get_scope(user: CurrentUser) -> Scope:
+def get_scope(user: CurrentUser) -> Scope:
     return scope_of(user)
 
 
@@ -117,7 +114,7 @@ class Caller:
 
 
 async def client_from_credentials(
-    request: Request, session: AsyncSession, basic: HTTPBasicCredentials | None, api_key: str | None
+    session: AsyncSession, basic: HTTPBasicCredentials | None, api_key: str | None
 ) -> IntegrationClient:
     if basic is not None:
         client = await service.authenticate_client(session, login=basic.username, secret=basic.password)
@@ -129,9 +126,7 @@ async def client_from_credentials(
         raise _client_challenge("Unknown or revoked integration client, or wrong secret")
     now = datetime.now(UTC)
     if service.client_needs_touch(client, now):
-        # Its own short transaction: the request's may run long or roll back.
-        async with transaction(request.app.state.sessionmaker) as own:
-            await service.touch_client(own, client.id, now)
+        await service.touch_client(session, client.id, now)
     return client
 
 
@@ -139,7 +134,6 @@ def admin_or_client(scope: ClientScope) -> Callable[..., Awaitable[Caller]]:
     """A dependency letting in admins (Bearer JWT) and active clients holding `scope`."""
 
     async def dependency(
-        request: Request,
         session: SessionDep,
         settings: SettingsDep,
         token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -151,7 +145,7 @@ def admin_or_client(scope: ClientScope) -> Callable[..., Awaitable[Caller]]:
             if not user.is_admin:
                 raise PermissionDenied(f"Only administrators and {scope} integration clients may do this")
             return Caller(user=user)
-        client = await client_from_credentials(request, session, basic, api_key)
+        client = await _client(session, basic, api_key)
         if not client.has_scope(scope):
             raise PermissionDenied(f"This integration client lacks the {scope} scope")
         return Caller(client=client)

@@ -74,7 +74,8 @@ class IntegrationClientRepository(Repository[IntegrationClient]):
         return await self.session.scalar(stmt)
 
     async def touch(self, client_id: int, now: datetime, *, every: timedelta) -> None:
-        """Record use at most once per `every`; never waits for a row another request holds."""
+        """Record use at most once per `every`. SKIP LOCKED: when a concurrent request of the same
+        client is already recording it, this one neither waits nor writes."""
         idle = select(IntegrationClient.id).where(
             IntegrationClient.id == client_id,
             or_(IntegrationClient.last_used_at.is_(None), IntegrationClient.last_used_at < now - every),

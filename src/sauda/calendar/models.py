@@ -5,8 +5,8 @@ The calendar is not tenant-owned: Telegram ids are global and the bot is one per
 (admins and integration clients with the `calendar` scope see all of it).
 """
 
+import datetime as dt
 import enum
-from datetime import date, datetime, time
 
 from sqlalchemy import (
     BigInteger,
@@ -62,8 +62,8 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
-    date: Mapped[date] = mapped_column(Date, index=True)
-    time: Mapped[time] = mapped_column(Time)
+    date: Mapped[dt.date] = mapped_column(Date, index=True)
+    time: Mapped[dt.time] = mapped_column(Time)
     details: Mapped[str] = mapped_column(Text, default="", server_default="")
     user_id: Mapped[int] = mapped_column(BigInteger, comment="Telegram id of the event's owner")
 
@@ -82,7 +82,7 @@ class BotStatistics(Base):
         ),
     )
 
-    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     user_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     event_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     edited_events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -107,8 +107,8 @@ class Appointment(TimestampMixin, Base):
     event_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     organizer_tg_id: Mapped[int] = mapped_column(BigInteger, index=True)
     participant_tg_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    date: Mapped[date] = mapped_column(Date)
-    time: Mapped[time] = mapped_column(Time)
+    date: Mapped[dt.date] = mapped_column(Date)
+    time: Mapped[dt.time] = mapped_column(Time)
     duration_minutes: Mapped[int] = mapped_column(
         Integer, default=DEFAULT_DURATION_MINUTES, server_default=str(DEFAULT_DURATION_MINUTES)
     )
@@ -119,7 +119,7 @@ class Appointment(TimestampMixin, Base):
         server_default=AppointmentStatus.pending.value,
         index=True,
     )
-    updated_at: Mapped[datetime] = mapped_column(
+    updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
 
@@ -155,4 +155,4 @@ class AppointmentSlot(Base):
     )
     tg_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     # Wall-clock time of the business timezone, half-open: 12:00-13:00 and 13:00-14:00 do not meet.
-    period: Mapped[Range[datetime]] = mapped_column(TSRANGE)
+    period: Mapped[Range[dt.datetime]] = mapped_column(TSRANGE)

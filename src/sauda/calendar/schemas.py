@@ -1,4 +1,4 @@
-from datetime import date, datetime, time
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,16 +22,16 @@ class WriteModel(BaseModel):
 
 class EventIn(WriteModel):
     name: str = Field(min_length=1, max_length=255)
-    date: date
-    time: time
+    date: dt.date
+    time: dt.time
     details: Details = ""
     user_id: TelegramId
 
 
 class EventUpdate(WriteModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
-    date: date | None = None
-    time: time | None = None
+    date: dt.date | None = None
+    time: dt.time | None = None
     details: Details | None = None
     user_id: TelegramId | None = None
 
@@ -41,8 +41,8 @@ class EventOut(BaseModel):
 
     id: int
     name: str
-    date: date
-    time: time
+    date: dt.date
+    time: dt.time
     details: str
     user_id: int
 
@@ -51,7 +51,7 @@ class EventOut(BaseModel):
 
 
 class StatisticsIncrement(WriteModel):
-    date: date | None = Field(default=None, description="the day to count on; today (business timezone)")
+    date: dt.date | None = Field(default=None, description="the day to count on; today (business timezone)")
     user_count: Count = 0
     event_count: Count = 0
     edited_events: Count = 0
@@ -61,7 +61,7 @@ class StatisticsIncrement(WriteModel):
 class StatisticsOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    date: date
+    date: dt.date
     user_count: int
     event_count: int
     edited_events: int
@@ -75,8 +75,8 @@ class AppointmentIn(WriteModel):
     organizer_tg_id: TelegramId
     participant_tg_id: TelegramId
     event_id: int | None = Field(default=None, ge=1, description="an event of `events`, if any")
-    date: date
-    time: time
+    date: dt.date
+    time: dt.time
     duration_minutes: Duration = DEFAULT_DURATION_MINUTES
     details: Details = ""
 
@@ -98,37 +98,37 @@ class AppointmentOut(BaseModel):
     event_id: int | None
     organizer_tg_id: int
     participant_tg_id: int
-    date: date
-    time: time
+    date: dt.date
+    time: dt.time
     duration_minutes: int
     details: str
     status: AppointmentStatus
-    created_at: datetime
-    updated_at: datetime
+    created_at: dt.datetime
+    updated_at: dt.datetime
 
 
 class BusySlot(BaseModel):
     appointment_id: int
-    date: date
-    time: time
+    date: dt.date
+    time: dt.time
     duration_minutes: int
-    starts_at: datetime = Field(description="local time of the business timezone, no offset")
-    ends_at: datetime
+    starts_at: dt.datetime = Field(description="local time of the business timezone, no offset")
+    ends_at: dt.datetime
     status: AppointmentStatus
     role: Literal["organizer", "participant"]
 
 
 class BusySlots(BaseModel):
     tg_id: int
-    date_from: date
-    date_to: date
+    date_from: dt.date
+    date_to: dt.date
     slots: list[BusySlot]
 
 
 class FreeAnswer(BaseModel):
     tg_id: int
-    date: date
-    time: time
+    date: dt.date
+    time: dt.time
     duration_minutes: int
     free: bool
     conflicts: list[BusySlot]
