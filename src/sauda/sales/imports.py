@@ -109,6 +109,8 @@ def _check_header(upload: UploadFile, fmt: ImportFormat, encoding: str) -> None:
         copy.flush()
         with SalesFile(Path(copy.name), fmt, encoding) as sales_file:
             sales_file.header()
+            if next(sales_file.rows(), None) is None:
+                raise InvalidFile("The file has a header but no rows")
     upload.file.seek(0)
 
 

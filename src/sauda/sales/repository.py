@@ -1,5 +1,6 @@
 """Queries of the sales domain: points, customers, sales, the daily rollups, imports."""
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -140,18 +141,18 @@ class SaleRepository(Repository[Sale]):
     def filtered(self, filters: SaleFilters, ordering: SaleOrdering, tz: ZoneInfo) -> Select[Sale]:
         stmt = self.select()
         start, end = day_bounds(filters.date_from, filters.date_to, tz)
-        for condition, value in (
-            (Sale.company_id == filters.company_id, filters.company_id),
-            (Sale.sold_at >= start, start),
-            (Sale.sold_at < end, end),
-            (Sale.point_id == filters.point_id, filters.point_id),
-            (Sale.product_id == filters.product_id, filters.product_id),
-            (Sale.customer_id == filters.customer_id, filters.customer_id),
-            (Sale.total >= filters.total_min, filters.total_min),
-            (Sale.total <= filters.total_max, filters.total_max),
+        for column, op, value in (
+            (Sale.company_id, operator.eq, filters.company_id),
+            (Sale.sold_at, operator.ge, start),
+            (Sale.sold_at, operator.lt, end),
+            (Sale.point_id, operator.eq, filters.point_id),
+            (Sale.product_id, operator.eq, filters.product_id),
+            (Sale.customer_id, operator.eq, filters.customer_id),
+            (Sale.total, operator.ge, filters.total_min),
+            (Sale.total, operator.le, filters.total_max),
         ):
             if value is not None:
-                stmt = stmt.where(condition)
+                stmt = stmt.where(op(column, value))
         if filters.search:
             stmt = stmt.where(self._matches(filters.search))
         return _ordered(stmt, Sale, ordering.value)

@@ -1,7 +1,7 @@
 """Business rules of sales: points, customers, sales with their rollups, metrics. Flushes only."""
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -146,8 +146,8 @@ def _check_total(quantity: Decimal, unit_price: Decimal, discount: Decimal, sent
 
 
 def business_aware(moment: datetime, tz: ZoneInfo) -> datetime:
-    """A moment without an offset is business time."""
-    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+    """A moment without an offset is business time; stored and answered in UTC."""
+    return (moment.replace(tzinfo=tz) if moment.tzinfo is None else moment).astimezone(UTC)
 
 
 async def _resolve_refs(session: AsyncSession, scope: Scope, values: dict[str, Any]) -> None:
