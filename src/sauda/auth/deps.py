@@ -18,10 +18,13 @@ from sauda.errors import NotAuthenticated, PermissionDenied
 from sauda.security import decode_token
 from sauda.tenancy import Scope
 
+# Dependencies are `async def` even when they never await: FastAPI runs sync ones in the thread
+# pool, which costs more than the work they do.
+
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -29,7 +32,7 @@ def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 
@@ -37,7 +40,7 @@ def get_redis(request: Request) -> Redis:
 RedisDep = Annotated[Redis, Depends(get_redis)]
 
 
-def get_login_limiter(redis: RedisDep, settings: SettingsDep) -> LoginLimiter:
+async def get_login_limiter(redis: RedisDep, settings: SettingsDep) -> LoginLimiter:
     return LoginLimiter(redis, settings.auth)
 
 
@@ -61,7 +64,7 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_admin(user: CurrentUser) -> User:
+async def require_admin(user: CurrentUser) -> User:
     if not user.is_admin:
         raise PermissionDenied("Only administrators may do this")
     return user
@@ -76,7 +79,7 @@ def scope_of(user: User) -> Scope:
     return Scope.company(user.company_id, user_id=user.id)
 
 
-def get_scope(user: CurrentUser) -> Scope:
+async def get_scope(user: CurrentUser) -> Scope:
     return scope_of(user)
 
 
