@@ -16,6 +16,9 @@ from sauda.calendar.router import router as calendar_router
 from sauda.config import Settings, get_settings
 from sauda.db import create_engine, create_sessionmaker
 from sauda.errors import error_body, install_error_handlers
+from sauda.exchange.router import PREFIX as EXCHANGE_PREFIX
+from sauda.exchange.router import NoTrailingSlash
+from sauda.exchange.router import router as exchange_router
 from sauda.jobs.router import router as jobs_router
 from sauda.network.router import router as network_router
 from sauda.sales.router import router as sales_router
@@ -31,7 +34,7 @@ Errors are `{"error": code, "detail": message, "fields": [...]}`."""
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, network_router, sales_router, calendar_router, jobs_router):
+    for router in (auth_router, network_router, sales_router, exchange_router, calendar_router, jobs_router):
         api.include_router(router)
     return api
 
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     install_error_handlers(app)
+    app.add_middleware(NoTrailingSlash, prefix=f"/api/v1{EXCHANGE_PREFIX}/")
     app.include_router(api_router())
 
     @app.get("/health", tags=["ops"])

@@ -19,7 +19,9 @@ async def test_point_crud(client: httpx.AsyncClient, shop: Shop) -> None:
     taken = await client.post("/api/v1/points", json=body, headers=shop.headers)
     assert taken.status_code == 409
     assert taken.json()["fields"][0]["field"] == "code"
-    patched = await client.patch(f"/api/v1/points/{point['id']}", json={"is_active": False}, headers=shop.headers)
+    patched = await client.patch(
+        f"/api/v1/points/{point['id']}", json={"is_active": False}, headers=shop.headers
+    )
     assert patched.json()["is_active"] is False
     listed = await client.get("/api/v1/points", params={"search": "мега"}, headers=shop.headers)
     assert [p["code"] for p in listed.json()["items"]] == ["ALM-3"]
@@ -102,7 +104,9 @@ async def test_update_recomputes_total_and_delete(
 ) -> None:
     sale = (await sale_json(client, shop)).json()
     url = f"/api/v1/sales/{sale['id']}"
-    patched = await client.patch(url, json={"quantity": "3", "point_id": shop.points[1].id}, headers=shop.headers)
+    patched = await client.patch(
+        url, json={"quantity": "3", "point_id": shop.points[1].id}, headers=shop.headers
+    )
     assert patched.status_code == 200, patched.text
     assert (patched.json()["total"], patched.json()["point_id"]) == (4500.50, shop.points[1].id)
     wrong = await client.patch(url, json={"total": "1.00"}, headers=shop.headers)
@@ -119,7 +123,9 @@ async def test_update_recomputes_total_and_delete(
 async def test_list_filters_search_sorting(
     client: httpx.AsyncClient, shop: Shop, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
-    await add_sale(sessionmaker, settings, shop, unit_price=Decimal("100"), sold_at="2026-03-01T10:00:00+05:00")
+    await add_sale(
+        sessionmaker, settings, shop, unit_price=Decimal("100"), sold_at="2026-03-01T10:00:00+05:00"
+    )
     await add_sale(
         sessionmaker,
         settings,
@@ -166,7 +172,9 @@ async def test_naive_sold_at_is_business_time(client: httpx.AsyncClient, shop: S
     assert response.json()["sold_at"].startswith("2026-03-31T18:30:00")
 
 
-async def test_admin_names_the_company_of_a_point(client: httpx.AsyncClient, factory: Factory, shop: Shop) -> None:
+async def test_admin_names_the_company_of_a_point(
+    client: httpx.AsyncClient, factory: Factory, shop: Shop
+) -> None:
     headers = await factory.headers(await factory.admin())
     missing = await client.post("/api/v1/points", json={"code": "A", "name": "A"}, headers=headers)
     assert missing.status_code == 422

@@ -13,7 +13,9 @@ from sauda.sales.export import HEADER
 from tests.sales.conftest import Shop, add_sale
 
 
-async def _three_sales(shop: Shop, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+async def _three_sales(
+    shop: Shop, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
     await add_sale(
         sessionmaker,
         settings,
@@ -32,7 +34,12 @@ async def test_csv_export_uses_the_list_filters(
     client: httpx.AsyncClient, shop: Shop, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     await _three_sales(shop, sessionmaker, settings)
-    params = {"format": "csv", "date_from": "2026-03-01", "date_to": "2026-03-31", "point_id": shop.points[0].id}
+    params = {
+        "format": "csv",
+        "date_from": "2026-03-01",
+        "date_to": "2026-03-31",
+        "point_id": shop.points[0].id,
+    }
     response = await client.get("/api/v1/sales/export", params=params, headers=shop.headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")

@@ -31,7 +31,12 @@ async def upload(
 
 
 async def imported(
-    client: httpx.AsyncClient, shop: Shop, run_worker: RunWorker, content: bytes, name: str = "sales.csv", **form: Any
+    client: httpx.AsyncClient,
+    shop: Shop,
+    run_worker: RunWorker,
+    content: bytes,
+    name: str = "sales.csv",
+    **form: Any,
 ) -> dict[str, Any]:
     response = await upload(client, shop, content, name, **form)
     assert response.status_code == 202, response.text
@@ -85,7 +90,10 @@ async def test_samples_import_with_create_missing(
 
 
 async def test_unknown_references_without_create_missing_fail_everything(
-    client: httpx.AsyncClient, shop: Shop, run_worker: RunWorker, sessionmaker: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    shop: Shop,
+    run_worker: RunWorker,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     content = rows_for(
         shop,
@@ -106,7 +114,10 @@ async def test_unknown_references_without_create_missing_fail_everything(
 
 
 async def test_row_errors_name_row_and_column(
-    client: httpx.AsyncClient, shop: Shop, run_worker: RunWorker, sessionmaker: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    shop: Shop,
+    run_worker: RunWorker,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     content = rows_for(
         shop,
@@ -216,10 +227,15 @@ async def test_malformed_files_are_a_clear_422(client: httpx.AsyncClient, shop: 
 
 
 async def test_bad_bytes_deep_in_the_file_fail_the_import(
-    client: httpx.AsyncClient, shop: Shop, run_worker: RunWorker, sessionmaker: async_sessionmaker[AsyncSession]
+    client: httpx.AsyncClient,
+    shop: Shop,
+    run_worker: RunWorker,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     good = "".join(f"F-{n},2026-03-01 10:00,{{p}},{{q}},1,1.00,," for n in range(1))
-    content = rows_for(shop, *[good.replace("F-0", f"F-{n}") for n in range(5000)]) + b"F-x,\xff\xfe garbage\n"
+    content = (
+        rows_for(shop, *[good.replace("F-0", f"F-{n}") for n in range(5000)]) + b"F-x,\xff\xfe garbage\n"
+    )
     body = await imported(client, shop, run_worker, content)
     assert body["status"] == "failed"
     assert "not UTF-8" in body["error"]

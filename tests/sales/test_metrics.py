@@ -15,7 +15,9 @@ METRICS = "/api/v1/sales/metrics"
 
 
 @pytest.fixture
-async def boundary_sales(shop: Shop, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> Shop:
+async def boundary_sales(
+    shop: Shop, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> Shop:
     """23:30 Almaty on 31 March is 18:30 UTC: March. 00:30 on 1 April Almaty is still 31 March in
     UTC: April. The third sale is at 23:30 on Sunday 29 March, Almaty time."""
     await add_sale(sessionmaker, settings, shop, unit_price=Decimal("100"), sold_at="2026-03-31T18:30:00Z")
@@ -55,7 +57,9 @@ async def test_month_buckets_follow_almaty_time(client: httpx.AsyncClient, bound
 
 
 async def test_day_buckets_are_zero_filled(client: httpx.AsyncClient, boundary_sales: Shop) -> None:
-    body = await _metrics(client, boundary_sales, granularity="day", date_from="2026-03-29", date_to="2026-04-02")
+    body = await _metrics(
+        client, boundary_sales, granularity="day", date_from="2026-03-29", date_to="2026-04-02"
+    )
     assert _revenues(body) == {
         "2026-03-29": 100.0,
         "2026-03-30": 0.0,
@@ -63,11 +67,21 @@ async def test_day_buckets_are_zero_filled(client: httpx.AsyncClient, boundary_s
         "2026-04-01": 200.0,
         "2026-04-02": 0.0,
     }
-    assert body["buckets"][1] == {"start": "2026-03-30", "revenue": 0.0, "sales": 0, "quantity": 0.0, "average_ticket": 0.0}
+    assert body["buckets"][1] == {
+        "start": "2026-03-30",
+        "revenue": 0.0,
+        "sales": 0,
+        "quantity": 0.0,
+        "average_ticket": 0.0,
+    }
 
 
-async def test_week_buckets_start_on_monday_in_almaty(client: httpx.AsyncClient, boundary_sales: Shop) -> None:
-    body = await _metrics(client, boundary_sales, granularity="week", date_from="2026-03-23", date_to="2026-04-05")
+async def test_week_buckets_start_on_monday_in_almaty(
+    client: httpx.AsyncClient, boundary_sales: Shop
+) -> None:
+    body = await _metrics(
+        client, boundary_sales, granularity="week", date_from="2026-03-23", date_to="2026-04-05"
+    )
     # Sunday 29 March 23:30 belongs to the week of 23 March; 31 March and 1 April to that of 30 March.
     assert _revenues(body) == {"2026-03-23": 100.0, "2026-03-30": 300.0}
 
@@ -106,7 +120,9 @@ def _revenues_of(group: dict) -> dict[str, float]:
 
 
 async def test_previous_period_comparison(client: httpx.AsyncClient, boundary_sales: Shop) -> None:
-    body = await _metrics(client, boundary_sales, granularity="day", date_from="2026-04-01", date_to="2026-04-03")
+    body = await _metrics(
+        client, boundary_sales, granularity="day", date_from="2026-04-01", date_to="2026-04-03"
+    )
     assert body["previous"]["date_from"] == "2026-03-29"
     assert body["previous"]["date_to"] == "2026-03-31"
     assert body["previous"]["totals"]["revenue"] == 200.0

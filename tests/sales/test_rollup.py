@@ -79,5 +79,7 @@ async def test_rebuild_restores_a_damaged_rollup(
     with pytest.raises(AssertionError, match="differs"):
         await assert_rollup_matches(sessionmaker, settings)
     async with transaction(sessionmaker) as session:
-        await RollupRepository(session, settings.tz).rebuild(shop.company.id, date(2026, 3, 1), date(2026, 3, 31))
+        await RollupRepository(session, settings.tz).rebuild(
+            shop.company.id, date(2026, 3, 1), date(2026, 3, 31)
+        )
     assert await assert_rollup_matches(sessionmaker, settings) == 2

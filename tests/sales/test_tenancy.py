@@ -67,7 +67,9 @@ async def test_lists_metrics_and_exports_show_only_own_rows(
     theirs = await make_shop(factory, sessionmaker)
     h = theirs.headers
     assert (await client.get("/api/v1/sales", headers=h)).json()["total"] == 0
-    assert (await client.get("/api/v1/points", params={"company_id": shop.company.id}, headers=h)).json()["total"] == 0
+    assert (await client.get("/api/v1/points", params={"company_id": shop.company.id}, headers=h)).json()[
+        "total"
+    ] == 0
     assert (await client.get("/api/v1/customers", headers=h)).json()["total"] == 1  # their own
     metrics = await client.get(
         "/api/v1/sales/metrics", params={"date_from": "2026-03-01", "date_to": "2026-03-31"}, headers=h

@@ -8,7 +8,6 @@ import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
@@ -63,7 +62,7 @@ def _value(kind: Kind, value: Any, tz: tzinfo) -> Any:
     return business_date(value)
 
 
-def to_item(spec: EntitySpec, row: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
+def to_item(spec: EntitySpec, row: Mapping[Any, Any], tz: tzinfo) -> dict[str, Any]:
     item = {f.key: _value(f.kind, row[f.key], tz) for f in spec.fields}
     item["deleted"] = False
     return item
@@ -172,8 +171,10 @@ SPECS: dict[Entity, EntitySpec] = {
             Field("sold_at", Sale.sold_at, Kind.moment),
             Field("created_at", Sale.created_at, Kind.moment),
         ),
-        lambda stmt: stmt.join(_point, _point.id == Sale.point_id)
-        .join(_product, _product.id == Sale.product_id)
-        .outerjoin(_customer, _customer.id == Sale.customer_id),
+        lambda stmt: (
+            stmt.join(_point, _point.id == Sale.point_id)
+            .join(_product, _product.id == Sale.product_id)
+            .outerjoin(_customer, _customer.id == Sale.customer_id)
+        ),
     ),
 }

@@ -19,7 +19,7 @@ BOM = b"\xef\xbb\xbf"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_str = json.encoder.encode_basestring
 
 
 class Money(Decimal):

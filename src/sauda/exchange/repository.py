@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, select, tuple_, update
+from sqlalchemy import BigInteger, Row, Text, cast, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -14,7 +14,7 @@ from sauda.pagination import PageParams, paginate
 from sauda.tenancy import Scope
 
 # The oldest transaction that may still commit; changes of older transactions are final.
-_SETTLED_BELOW = func.cast(func.cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), "text"), "bigint")
+_SETTLED_BELOW = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
 
 
 @dataclass(frozen=True)
@@ -35,15 +35,13 @@ class FeedRepository:
             .order_by(spec.id_column)
             .limit(limit)
         )
-        return (await self.session.execute(stmt)).all()
+        return list((await self.session.execute(stmt)).all())
 
     async def current(self, spec: EntitySpec, ids: Sequence[int]) -> dict[int, Row[Any]]:
         stmt = spec.select().where(self.scope.where(spec.tenant_column), spec.id_column.in_(ids))
         return {row.id: row for row in await self.session.execute(stmt)}
 
-    async def settled_changes(
-        self, entity: str, after: Position, limit: int
-    ) -> Sequence[Row[tuple[int, int, bool]]]:
+    async def settled_changes(self, entity: str, after: Position, limit: int) -> Sequence[Row[Any]]:
         stmt = (
             select(Change.row_id, Change.xid, Change.deleted)
             .where(
@@ -55,7 +53,7 @@ class FeedRepository:
             .order_by(Change.xid, Change.row_id)
             .limit(limit)
         )
-        return (await self.session.execute(stmt)).all()
+        return list((await self.session.execute(stmt)).all())
 
 
 class CursorRepository:
@@ -68,9 +66,7 @@ class CursorRepository:
             insert(Cursor).values(client_id=client_id, entity=entity).on_conflict_do_nothing()
         )
         cursor = await self.session.scalar(
-            select(Cursor)
-            .where(Cursor.client_id == client_id, Cursor.entity == entity)
-            .with_for_update()
+            select(Cursor).where(Cursor.client_id == client_id, Cursor.entity == entity).with_for_update()
         )
         assert cursor is not None
         return Position(cursor.xid, cursor.row_id)

@@ -18,7 +18,7 @@ from sauda.db import SessionDep
 from sauda.errors import InvalidInput, PermissionDenied, validation_fields
 from sauda.exchange import service
 from sauda.exchange.deps import ExchangeClient
-from sauda.exchange.models import Entity
+from sauda.exchange.models import Batch, Entity
 from sauda.exchange.onec import OneCResponse, loads
 from sauda.exchange.schemas import AckIn, BatchOut, ExchangeClientIn, UpsertBody
 from sauda.exchange.upserts import upsert_items
@@ -29,7 +29,7 @@ PREFIX = "/exchange"
 router = APIRouter(prefix=PREFIX, tags=["exchange (1C)"])
 
 Limit = Annotated[int, Query(ge=1, le=5000, description="items per page or batch")]
-ONEC_JSON = {200: {"content": {"application/json; charset=utf-8": {}}}}
+ONEC_JSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json; charset=utf-8": {}}}}
 
 
 class NoTrailingSlash:
@@ -53,7 +53,9 @@ def _body(schema: type[M], raw: bytes) -> M:
     except (UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, ValidationError):
             fields = validation_fields(RequestValidationError(exc.errors()))
-            raise InvalidInput("; ".join(f"{f['field']}: {f['message']}" for f in fields), fields=fields) from exc
+            raise InvalidInput(
+                "; ".join(f"{f['field']}: {f['message']}" for f in fields), fields=fields
+            ) from exc
         raise InvalidInput.for_field("body", "not JSON in UTF-8") from exc
 
 
@@ -87,8 +89,12 @@ async def create_client(data: ExchangeClientIn, user: CurrentUser, session: Sess
     if company_id is None:
         raise InvalidInput.for_field("company_id", "required")
     client, secret = await auth_service.create_client(
-        session, company_id=company_id, name=data.name, login=data.login,
-        scopes=[ClientScope.exchange], created_by=user,
+        session,
+        company_id=company_id,
+        name=data.name,
+        login=data.login,
+        scopes=[ClientScope.exchange],
+        created_by=user,
     )
     client.all_companies = data.all_companies
     await session.flush()
@@ -119,23 +125,25 @@ async def revoke_client(client: ScopedClient, session: SessionDep) -> dict[str, 
 # --- what 1C calls ----------------------------------------------------------------------------
 
 
+def _batch_out(batch: Batch) -> dict[str, Any]:
+    keys = BatchOut.model_fields.keys() - {"file_url"}
+    return {k: getattr(batch, k) for k in keys} | {"file_url": f"/api/v1{PREFIX}/batches/{batch.id}.json"}
+
+
 @router.get("/batches", response_model=Page[BatchOut])
 async def list_batches(
     client: ExchangeClient, session: SessionDep, params: PageDep, entity: Entity | None = None
 ) -> Page[BatchOut]:
     """Every batch of changes delivered to this client, newest first."""
     rows, total = await service.batch_log(session, client, entity, params)
-    items = [
-        BatchOut.model_validate(b, from_attributes=True).model_copy(
-            update={"file_url": f"/api/v1{PREFIX}/batches/{b.id}.json"}
-        )
-        for b in rows
-    ]
+    items = [BatchOut.model_validate(_batch_out(b)) for b in rows]
     return make_page(items, total, params)
 
 
 @router.get("/batches/{batch_id}.json", response_class=OneCResponse, responses=ONEC_JSON)
-async def batch_file(batch_id: uuid.UUID, client: ExchangeClient, session: SessionDep, settings: SettingsDep) -> OneCResponse:
+async def batch_file(
+    batch_id: uuid.UUID, client: ExchangeClient, session: SessionDep, settings: SettingsDep
+) -> OneCResponse:
     """The batch exactly as it was delivered, as a file to load by hand in 1C."""
     batch = await service.batch_file(session, client, batch_id)
     filename = service.batch_filename(batch, settings.tz)
@@ -166,7 +174,9 @@ async def changes(
 
 
 @router.post("/{entity}/ack", response_class=OneCResponse, responses=ONEC_JSON)
-async def acknowledge(entity: Entity, client: ExchangeClient, session: SessionDep, request: Request) -> OneCResponse:
+async def acknowledge(
+    entity: Entity, client: ExchangeClient, session: SessionDep, request: Request
+) -> OneCResponse:
     """`{"ack_token": ...}` from the batch: its changes count as received. Idempotent."""
     data = _body(AckIn, await request.body())
     return OneCResponse(await service.acknowledge(session, client, entity, data.ack_token))

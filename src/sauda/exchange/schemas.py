@@ -75,8 +75,6 @@ class ExchangeClientIn(BaseModel):
 
 
 class BatchOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
     id: uuid.UUID
     client_id: int
     entity: str

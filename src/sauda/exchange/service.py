@@ -36,7 +36,13 @@ def parse_cursor(after: str | None) -> int:
 
 
 async def full_page(
-    session: AsyncSession, client: IntegrationClient, entity: Entity, *, after: str | None, limit: int, tz: tzinfo
+    session: AsyncSession,
+    client: IntegrationClient,
+    entity: Entity,
+    *,
+    after: str | None,
+    limit: int,
+    tz: tzinfo,
 ) -> dict[str, Any]:
     spec = spec_for(client, entity)
     rows = await FeedRepository(session, client_scope(client)).page(
@@ -52,7 +58,9 @@ async def full_page(
     }
 
 
-def _batch_body(batch_id: uuid.UUID | None, entity: Entity, items: list[Any], has_more: bool, token: str | None) -> bytes:
+def _batch_body(
+    batch_id: uuid.UUID | None, entity: Entity, items: list[Any], has_more: bool, token: str | None
+) -> bytes:
     return dumps(
         {
             "batch_id": str(batch_id) if batch_id else None,
@@ -119,7 +127,12 @@ async def acknowledge(
         batch.acknowledged_at = datetime.now(UTC)
         await cursors.advance(client.id, entity.value, Position(batch.end_xid, batch.end_row_id))
         await session.flush()
-    return {"batch_id": str(batch.id), "entity": entity.value, "acknowledged": True, "items": batch.item_count}
+    return {
+        "batch_id": str(batch.id),
+        "entity": entity.value,
+        "acknowledged": True,
+        "items": batch.item_count,
+    }
 
 
 async def batch_log(

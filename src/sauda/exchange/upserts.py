@@ -70,7 +70,12 @@ async def _put_point(session: AsyncSession, company_id: int, data: PointIn, _: t
 
 
 async def _reference(
-    session: AsyncSession, model: Any, company_id: int, field: str, external_id: Any, code: tuple[Any, str | None]
+    session: AsyncSession,
+    model: Any,
+    company_id: int,
+    field: str,
+    external_id: Any,
+    code: tuple[Any, str | None],
 ) -> int:
     column, value = code
     if external_id is not None:
@@ -87,17 +92,31 @@ async def _reference(
 async def _sale_refs(session: AsyncSession, company_id: int, data: SaleIn) -> dict[str, Any]:
     refs: dict[str, Any] = {
         "point_id": await _reference(
-            session, Point, company_id, "point_external_id", data.point_external_id, (Point.code, data.point_code)
+            session,
+            Point,
+            company_id,
+            "point_external_id",
+            data.point_external_id,
+            (Point.code, data.point_code),
         ),
         "product_id": await _reference(
-            session, Product, company_id, "product_external_id", data.product_external_id,
+            session,
+            Product,
+            company_id,
+            "product_external_id",
+            data.product_external_id,
             (Product.sku, data.product_sku),
         ),
         "customer_id": None,
     }
     if data.customer_external_id is not None:
         refs["customer_id"] = await _reference(
-            session, Customer, company_id, "customer_external_id", data.customer_external_id, (Customer.id, None)
+            session,
+            Customer,
+            company_id,
+            "customer_external_id",
+            data.customer_external_id,
+            (Customer.id, None),
         )
     return refs
 
@@ -132,7 +151,9 @@ UPSERTS: dict[Entity, Upsert] = {
 }
 
 
-def _result(index: int, raw: Any, status: str, row_id: int | None, errors: list[dict[str, str]]) -> dict[str, Any]:
+def _result(
+    index: int, raw: Any, status: str, row_id: int | None, errors: list[dict[str, str]]
+) -> dict[str, Any]:
     external_id = raw.get("external_id") if isinstance(raw, dict) else None
     return {
         "index": index,
@@ -163,9 +184,13 @@ async def upsert_items(
                 status, row_id = await upsert.apply(session, company_id, data, tz)
             results.append(_result(index, raw, status, row_id, []))
         except ValidationError as exc:
-            results.append(_result(index, raw, "error", None, validation_fields(RequestValidationError(exc.errors()))))
+            results.append(
+                _result(index, raw, "error", None, validation_fields(RequestValidationError(exc.errors())))
+            )
         except SaudaError as exc:
-            results.append(_result(index, raw, "error", None, exc.fields or [{"field": "", "message": exc.message}]))
+            results.append(
+                _result(index, raw, "error", None, exc.fields or [{"field": "", "message": exc.message}])
+            )
         except IntegrityError as exc:
             results.append(_result(index, raw, "error", None, _integrity_message(exc)))
     return results
