@@ -53,7 +53,7 @@ class FeedRepository:
             .order_by(Change.xid, Change.row_id)
             .limit(limit)
         )
-        return list((await self.session.execute(stmt)).all())
+        return (await self.session.execute(stmt)).all()
 
 
 class CursorRepository:
