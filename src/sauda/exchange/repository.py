@@ -41,7 +41,9 @@ class FeedRepository:
         stmt = spec.select().where(self.scope.where(spec.tenant_column), spec.id_column.in_(ids))
         return {row.id: row for row in await self.session.execute(stmt)}
 
-    async def settled_changes(self, entity: str, after: Position, limit: int) -> Sequence[Row[Any]]:
+    async def settled_changes(
+        self, entity: str, after: Position, limit: int
+    ) -> Sequence[Row[int, int, bool]]:
         stmt = (
             select(Change.row_id, Change.xid, Change.deleted)
             .where(
