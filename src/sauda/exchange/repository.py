@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, Text, cast, func, select, tuple_, update
+from sqlalchemy import Row, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -13,8 +13,27 @@ from sauda.exchange.models import Batch, Change, Cursor
 from sauda.pagination import PageParams, paginate
 from sauda.tenancy import Scope
 
-# The oldest transaction that may still commit; changes of older transactions are final.
-_SETTLED_BELOW = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
+# Changes of transactions below this xid are final: no transaction of this database that is still
+# running, or will run, has a smaller xid. Computed from a snapshot taken *before* the sessions are
+# read, and used by a later statement (a later snapshot): a transaction in the snapshot's list that
+# has ended by the time the sessions are read is visible to that later snapshot. Only this
+# database's transactions count (a long one elsewhere on the cluster must not stall 1C); if some
+# sessions are hidden from this role, every running transaction counts.
+_SETTLED_BOUND_SQL = text("""
+WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+ours AS MATERIALIZED (
+    SELECT backend_xid::text::bigint AS xid32, query = '<insufficient privilege>' AS hidden
+    FROM pg_stat_activity WHERE datname = current_database()
+)
+SELECT CASE
+    WHEN EXISTS (SELECT 1 FROM ours WHERE hidden) THEN pg_snapshot_xmin(s)::text::bigint
+    ELSE coalesce(
+        (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s) AS x
+         WHERE x::text::bigint % 4294967296 IN (SELECT xid32 FROM ours WHERE xid32 IS NOT NULL)),
+        pg_snapshot_xmax(s)::text::bigint)
+    END
+FROM snap
+""")
 
 
 @dataclass(frozen=True)
@@ -41,8 +60,13 @@ class FeedRepository:
         stmt = spec.select().where(self.scope.where(spec.tenant_column), spec.id_column.in_(ids))
         return {row.id: row for row in await self.session.execute(stmt)}
 
+    async def settled_bound(self) -> int:
+        """Call before `settled_changes`, in its own statement (see _SETTLED_BOUND_SQL)."""
+        await self.session.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return int((await self.session.execute(_SETTLED_BOUND_SQL)).scalar_one())
+
     async def settled_changes(
-        self, entity: str, after: Position, limit: int
+        self, entity: str, after: Position, below: int, limit: int
     ) -> Sequence[Row[int, int, bool]]:
         stmt = (
             select(Change.row_id, Change.xid, Change.deleted)
@@ -50,7 +74,7 @@ class FeedRepository:
                 Change.entity == entity,
                 self.scope.where(Change.company_id),
                 tuple_(Change.xid, Change.row_id) > tuple_(after.xid, after.row_id),
-                Change.xid < _SETTLED_BELOW,
+                Change.xid < below,
             )
             .order_by(Change.xid, Change.row_id)
             .limit(limit)

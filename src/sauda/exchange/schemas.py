@@ -56,7 +56,7 @@ class SaleIn(FromOneC):
 
 
 class UpsertBody(BaseModel):
-    items: list[dict[str, Any]] = Field(max_length=1000)
+    items: list[Any] = Field(max_length=1000)
 
 
 class AckIn(BaseModel):

@@ -83,7 +83,7 @@ async def next_batch(
         pending.redelivered += 1
         return pending.payload
     feed = FeedRepository(session, client_scope(client))
-    changes = await feed.settled_changes(entity.value, position, limit + 1)
+    changes = await feed.settled_changes(entity.value, position, await feed.settled_bound(), limit + 1)
     if not changes:
         return _batch_body(None, entity, [], False, None)
     has_more = len(changes) > limit
