@@ -91,8 +91,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_sales_company_id_sold_at", "sales", ["company_id", "sold_at", "id"], unique=False)
     op.create_index("ix_sales_customer_id", "sales", ["customer_id"], unique=False)
-    op.create_index("ix_sales_point_id_sold_at", "sales", ["point_id", "sold_at", "id"], unique=False)
-    op.create_index("ix_sales_product_id_sold_at", "sales", ["product_id", "sold_at"], unique=False)
+    # company_id is included so that the list's count (scope + point + period) is index-only.
+    op.create_index(
+        "ix_sales_point_id_sold_at",
+        "sales",
+        ["point_id", "sold_at", "id"],
+        unique=False,
+        postgresql_include=["company_id"],
+    )
+    op.create_index(
+        "ix_sales_product_id_sold_at",
+        "sales",
+        ["product_id", "sold_at"],
+        unique=False,
+        postgresql_include=["company_id"],
+    )
     op.create_table(
         "sales_daily_points",
         sa.Column("company_id", sa.Integer(), nullable=False),

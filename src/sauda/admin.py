@@ -186,8 +186,9 @@ def _views() -> Sequence[type[SaudaView]]:
     from sauda.auth.admin import UserAdmin
     from sauda.jobs.admin import JobAdmin
     from sauda.network.admin import views as network_views
+    from sauda.sales.admin import views as sales_views
 
-    return [*network_views(), UserAdmin, JobAdmin]
+    return [*network_views(), *sales_views(), UserAdmin, JobAdmin]
 
 
 def mount_admin(app: FastAPI, settings: Settings) -> Admin:

@@ -29,6 +29,7 @@ from sauda.config import Settings
 from sauda.db import transaction
 from sauda.errors import InvalidInput, SaudaError
 from sauda.sales.files import (
+    ENCODINGS,
     STAGING_COLUMNS,
     InvalidFile,
     RowError,
@@ -134,8 +135,6 @@ async def _store_chunks(
 
 
 def check_encoding(encoding: str) -> str:
-    from sauda.sales.files import ENCODINGS
-
     if encoding not in ENCODINGS:
         raise InvalidInput.for_field("encoding", f"one of {', '.join(ENCODINGS)}")
     return encoding

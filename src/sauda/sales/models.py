@@ -105,8 +105,9 @@ class Sale(TimestampMixin, Base):
         CheckConstraint("discount >= 0", name="discount_not_negative"),
         CheckConstraint("total >= 0", name="total_not_negative"),
         Index("ix_sales_company_id_sold_at", "company_id", "sold_at", "id"),
-        Index("ix_sales_point_id_sold_at", "point_id", "sold_at", "id"),
-        Index("ix_sales_product_id_sold_at", "product_id", "sold_at"),
+        # company_id is included so that the list's count (scope + point + period) is index-only.
+        Index("ix_sales_point_id_sold_at", "point_id", "sold_at", "id", postgresql_include=["company_id"]),
+        Index("ix_sales_product_id_sold_at", "product_id", "sold_at", postgresql_include=["company_id"]),
         Index("ix_sales_customer_id", "customer_id"),
     )
 

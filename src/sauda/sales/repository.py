@@ -8,7 +8,20 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Date, Select, and_, cast, delete, func, literal, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Select,
+    and_,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -182,13 +195,6 @@ class SaleRepository(Repository[Sale]):
             stmt = stmt.where(Sale.id != exclude_id)
         return (await self.session.scalar(stmt)) is not None
 
-    async def stream(self, stmt: Select[Sale], batch: int = 2000) -> Any:
-        result = await self.session.stream(
-            stmt.with_only_columns(*Sale.__table__.columns).execution_options(yield_per=batch)
-        )
-        async for partition in result.partitions(batch):
-            yield partition
-
 
 # --- rollups ---------------------------------------------------------------------------------
 
@@ -341,7 +347,8 @@ class MetricsRepository:
     async def buckets(self, q: MetricsQuery) -> Sequence[Any]:
         """Rows of (bucket, group, revenue, sales, quantity); group is None without group_by."""
         src = self._source(q)
-        bucket = cast(func.date_trunc(q.granularity, src.day), Date).label("bucket")
+        # On a timestamp without time zone: no session-timezone conversion for every row.
+        bucket = cast(func.date_trunc(q.granularity, cast(src.day, DateTime)), Date).label("bucket")
         group = self._group_column(src, q.group_by)
         stmt = (
             select(

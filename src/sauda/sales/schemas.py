@@ -236,12 +236,6 @@ class TopProductsOut(BaseModel):
     items: list[TopProduct]
 
 
-class ImportError_(BaseModel):
-    row: int
-    column: str | None
-    message: str
-
-
 class ImportOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
