@@ -138,6 +138,14 @@ def related_pk(value: Any) -> int | None:
     return int(value)
 
 
+def selected_ids(request: Request) -> list[int]:
+    """The integer primary keys an action was started on (`?pks=1,2,3`)."""
+    try:
+        return [int(pk) for pk in request.query_params.get("pks", "").split(",") if pk.strip()]
+    except ValueError as exc:
+        raise HTTPException(400, detail="pks must be ids separated by commas") from exc
+
+
 class SortedValuesFilter(AllUniqueStringValuesFilter):
     """The distinct values of a column, sorted (sqladmin lists them in database order)."""
 
@@ -183,12 +191,13 @@ def _bound_to(view: type[SaudaView], app: FastAPI) -> type[SaudaView]:
 
 
 def _views() -> Sequence[type[SaudaView]]:
-    from sauda.auth.admin import UserAdmin
+    from sauda.auth.admin import IntegrationClientAdmin, UserAdmin
+    from sauda.calendar.admin import views as calendar_views
     from sauda.jobs.admin import JobAdmin
     from sauda.network.admin import views as network_views
     from sauda.sales.admin import views as sales_views
 
-    return [*network_views(), *sales_views(), UserAdmin, JobAdmin]
+    return [*network_views(), *sales_views(), UserAdmin, JobAdmin, IntegrationClientAdmin, *calendar_views()]
 
 
 def mount_admin(app: FastAPI, settings: Settings) -> Admin:

@@ -3,6 +3,7 @@ database refusing double booking under real concurrency."""
 
 import asyncio
 import datetime as dt
+import itertools
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.calendar.models import Appointment, AppointmentSlot
+from sauda.calendar.repository import AppointmentRepository
 
 URL = "/api/v1/calendar/appointments"
 DAY = "2030-03-14"
@@ -167,6 +169,8 @@ async def test_invite_validation_names_the_field(client: httpx.AsyncClient, bot:
         ({"organizer_tg_id": 0}, "organizer_tg_id"),
         ({"event_id": 12345}, "event_id"),
         ({"status": "confirmed"}, "status"),
+        ({"date": None}, "date"),
+        ({"time": None}, "time"),
     ]
     for extra, field in cases:
         body = {"organizer_tg_id": A, "participant_tg_id": B, "date": DAY, "time": "12:00"} | extra
@@ -182,7 +186,13 @@ async def test_event_link_has_no_foreign_key(client: httpx.AsyncClient, bot: dic
         headers=bot,
     )
     event_id = event.json()["id"]
-    appointment_id = await created(client, bot, A, B, event_id=event_id)
+    # The seed's "invite for an event": date and time come from the event.
+    body = {"organizer_tg_id": A, "participant_tg_id": B, "event_id": event_id}
+    response = await client.post(URL, json=body, headers=bot)
+    assert response.status_code == 201, response.text
+    assert (response.json()["date"], response.json()["time"]) == (DAY, "12:00:00")
+    appointment_id = response.json()["id"]
+    assert (await client.post(URL, json=body | {"participant_tg_id": C}, headers=bot)).status_code == 409
     assert (await client.delete(f"/api/v1/calendar/events/{event_id}", headers=bot)).status_code == 204
     kept = await client.get(f"{URL}/{appointment_id}", headers=bot)
     assert kept.json()["event_id"] == event_id
@@ -278,6 +288,35 @@ async def test_twenty_concurrent_invites_for_one_slot_give_one_appointment(
         assert await session.scalar(select(func.count()).select_from(AppointmentSlot)) == 2
 
 
+async def test_the_database_settles_invites_that_all_passed_the_service_check(
+    client: httpx.AsyncClient,
+    bot: dict[str, str],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Holds the first ten busy checks until all ten have read "free", so those invites reach
+    the INSERT together and only the exclusion constraint can refuse them."""
+    racers = 10
+    barrier = asyncio.Barrier(racers)
+    calls = itertools.count()
+    check = AppointmentRepository.busy
+
+    async def gated(self: AppointmentRepository, *args: Any) -> Any:
+        rows = await check(self, *args)
+        if next(calls) < racers:
+            await asyncio.wait_for(barrier.wait(), timeout=30)
+        return rows
+
+    monkeypatch.setattr(AppointmentRepository, "busy", gated)
+    responses = await asyncio.gather(*(invite(client, bot, 3000 + n, A, f"12:{n:02}") for n in range(20)))
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 19
+    assert {r.json()["error"] for r in responses if r.status_code == 409} == {"busy"}
+    # Every refusal by the constraint re-reads who is busy: at least nine such extra checks.
+    assert next(calls) >= 20 + racers - 1
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Appointment)) == 1
+
+
 async def test_the_database_refuses_double_booking_written_with_plain_sql(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -309,3 +348,29 @@ async def test_rescheduling_with_plain_sql_is_checked_too(
                 text("UPDATE appointments SET time = TIME '11:30' WHERE organizer_tg_id = :o"), {"o": A}
             )
         await session.rollback()
+
+
+async def test_concurrent_confirm_and_decline_cannot_both_win(
+    client: httpx.AsyncClient, bot: dict[str, str]
+) -> None:
+    for _ in range(5):
+        appointment_id = await created(client, bot, A, B)
+        confirm, decline = await asyncio.gather(
+            move(client, bot, appointment_id, "confirm"), move(client, bot, appointment_id, "decline")
+        )
+        assert sorted((confirm.status_code, decline.status_code)) == [200, 409]
+        final = (await client.get(f"{URL}/{appointment_id}", headers=bot)).json()["status"]
+        winner = confirm if confirm.status_code == 200 else decline
+        assert final == winner.json()["status"]
+        await move(client, bot, appointment_id, "cancel")  # frees the slot for the next round
+
+
+async def test_free_query_validation_names_the_field(client: httpx.AsyncClient, bot: dict[str, str]) -> None:
+    url = f"/api/v1/calendar/users/{A}/free"
+    missing = await client.get(url, params={"time": "12:00"}, headers=bot)
+    assert missing.status_code == 422
+    assert [f["field"] for f in missing.json()["fields"]] == ["date"]
+    long = await client.get(url, params={"date": DAY, "time": "12:00", "duration_minutes": 0}, headers=bot)
+    assert [f["field"] for f in long.json()["fields"]] == ["duration_minutes"]
+    bad_id = await client.get("/api/v1/calendar/users/0/busy", headers=bot)
+    assert [f["field"] for f in bad_id.json()["fields"]] == ["tg_id"]

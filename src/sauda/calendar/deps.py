@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from sauda.auth.deps import Caller, admin_or_client
+from sauda.auth.deps import admin_or_client
 from sauda.auth.models import ClientScope
 from sauda.calendar.models import Event
 from sauda.calendar.repository import EventRepository
@@ -10,7 +10,6 @@ from sauda.db import SessionDep
 
 # Admins (Bearer JWT) and integration clients holding the `calendar` scope (the Telegram bot).
 calendar_caller = admin_or_client(ClientScope.calendar)
-CalendarCaller = Annotated[Caller, Depends(calendar_caller)]
 
 
 async def event_by_id(event_id: Annotated[int, Path(ge=1)], session: SessionDep) -> Event:

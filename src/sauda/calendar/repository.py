@@ -43,8 +43,8 @@ class EventRepository(CalendarRepository[Event]):
             stmt = stmt.where(Event.name.ilike(pattern) | Event.details.ilike(pattern))
         return stmt.order_by(Event.date, Event.time, Event.id)
 
-    async def exists(self, event_id: int) -> bool:
-        return (await self.session.scalar(select(Event.id).where(Event.id == event_id))) is not None
+    async def find(self, event_id: int) -> Event | None:
+        return await self.session.scalar(self.select().where(Event.id == event_id))
 
 
 class StatisticsRepository:

@@ -75,19 +75,25 @@ class AppointmentIn(WriteModel):
     organizer_tg_id: TelegramId
     participant_tg_id: TelegramId
     event_id: int | None = Field(default=None, ge=1, description="an event of `events`, if any")
-    date: dt.date
-    time: dt.time
+    date: dt.date | None = Field(default=None, description="required unless `event_id` gives it")
+    time: dt.time | None = Field(default=None, description="required unless `event_id` gives it")
     duration_minutes: Duration = DEFAULT_DURATION_MINUTES
     details: Details = ""
 
     @model_validator(mode="after")
-    def _two_people(self) -> "AppointmentIn":
+    def _two_people_and_a_time(self) -> "AppointmentIn":
         if self.organizer_tg_id == self.participant_tg_id:
             raise PydanticCustomError(
                 "same_person",
                 "the participant must differ from the organizer",
                 {"field": "participant_tg_id"},
             )
+        if self.event_id is None:
+            for field in ("date", "time"):
+                if getattr(self, field) is None:
+                    raise PydanticCustomError(
+                        "missing", "required when no event_id gives it", {"field": field}
+                    )
         return self
 
 

@@ -1,6 +1,7 @@
 """Business rules of the bot's calendar. Flushes, never commits."""
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,15 +116,14 @@ async def invite(session: AsyncSession, settings: Settings, data: AppointmentIn)
 
     The check first gives a precise answer; the exclusion constraint then settles races: of
     concurrent invites for one slot the database lets exactly one through."""
-    start, end = span(data.date, data.time, data.duration_minutes)
+    values = await _with_event_time(session, data)
+    start, end = span(values["date"], values["time"], data.duration_minutes)
     if start < datetime.now(settings.tz).replace(tzinfo=None):
         raise InvalidInput.for_field("date", "the appointment would start in the past")
-    if data.event_id is not None and not await EventRepository(session).exists(data.event_id):
-        raise InvalidInput.for_field("event_id", f"event {data.event_id} does not exist")
     appointments = AppointmentRepository(session)
     people = [data.organizer_tg_id, data.participant_tg_id]
     await _refuse_busy(appointments, people, start, end)
-    appointment = Appointment(**data.model_dump(), status=AppointmentStatus.pending)
+    appointment = Appointment(**values, status=AppointmentStatus.pending)
     try:
         async with session.begin_nested():
             await appointments.add(appointment)
@@ -136,8 +136,20 @@ async def invite(session: AsyncSession, settings: Settings, data: AppointmentIn)
     return appointment
 
 
+async def _with_event_time(session: AsyncSession, data: AppointmentIn) -> dict[str, Any]:
+    """The appointment's columns; the seed's invite for an event takes the event's date and time."""
+    values = data.model_dump()
+    if data.event_id is None:
+        return values
+    event = await EventRepository(session).find(data.event_id)
+    if event is None:
+        raise InvalidInput.for_field("event_id", f"event {data.event_id} does not exist")
+    return values | {"date": data.date or event.date, "time": data.time or event.time}
+
+
 def _is_double_booking(exc: IntegrityError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) == _EXCLUSION_VIOLATION or NO_DOUBLE_BOOKING in str(exc.orig)
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate == _EXCLUSION_VIOLATION and NO_DOUBLE_BOOKING in str(exc.orig)
 
 
 async def _refuse_busy(
