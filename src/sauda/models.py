@@ -3,6 +3,7 @@
 from sauda.auth.models import ClientScope, IntegrationClient, Invite, RefreshToken, Role, User
 from sauda.calendar.models import Appointment, AppointmentSlot, AppointmentStatus, BotStatistics, Event
 from sauda.db import Base
+from sauda.exchange.models import Batch, Change, Cursor, Entity
 from sauda.jobs.models import Job, JobStatus
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, DebtRun, Product
 from sauda.sales.models import (
@@ -18,6 +19,10 @@ from sauda.sales.models import (
 __all__ = [
     "Appointment",
     "AppointmentSlot",
+    "Batch",
+    "Change",
+    "Cursor",
+    "Entity",
     "AppointmentStatus",
     "Base",
     "BotStatistics",
