@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import any_
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sauda.auth import service as auth_service
@@ -105,7 +106,7 @@ async def create_client(data: ExchangeClientIn, user: CurrentUser, session: Sess
 async def list_clients(session: SessionDep, scope: ScopeDep, params: PageDep) -> Page[ClientOut]:
     clients = IntegrationClientRepository(session, scope)
     stmt = clients.filtered(company_id=None, active=None).where(
-        IntegrationClient.scopes.contains([ClientScope.exchange.value])
+        any_(IntegrationClient.scopes) == ClientScope.exchange.value
     )
     rows, total = await clients.paginate(stmt, params)
     return make_page([ClientOut.model_validate(c) for c in rows], total, params)
