@@ -6,9 +6,7 @@ module writes the little JSON the exchange needs by hand.
 """
 
 import json
-import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -16,26 +14,16 @@ from starlette.responses import Response
 
 MEDIA_TYPE = "application/json; charset=utf-8"
 BOM = b"\xef\xbb\xbf"
-DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _encode_str = json.encoder.encode_basestring
 
 
-class Money(Decimal):
-    """A Decimal printed with exactly two decimals."""
-
-
-def business_time(moment: datetime, tz: tzinfo) -> str:
-    return moment.astimezone(tz).strftime(DATE_FORMAT)
-
-
-def business_date(day: date) -> str:
-    return day.strftime("%Y-%m-%dT00:00:00")
+class RawJSON(str):
+    """JSON text made elsewhere (by PostgreSQL), written as it is."""
 
 
 def _number(value: Decimal) -> str:
-    text = format(value.quantize(Decimal("0.01")) if isinstance(value, Money) else value, "f")
+    text = format(value, "f")
     return "0" if text in ("-0", "-0.0") else text
 
 
@@ -46,6 +34,8 @@ def _encode(value: Any, out: list[str]) -> None:
         out.append("true")
     elif value is False:
         out.append("false")
+    elif isinstance(value, RawJSON):
+        out.append(value)
     elif isinstance(value, str):
         out.append(_encode_str(value))
     elif isinstance(value, int):

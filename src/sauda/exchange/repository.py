@@ -47,18 +47,19 @@ class FeedRepository:
         self.session = session
         self.scope = scope
 
-    async def page(self, spec: EntitySpec, *, after: int, limit: int) -> Sequence[Row[Any]]:
+    async def page(self, spec: EntitySpec, *, after: int, limit: int, tz: str) -> Sequence[Row[Any]]:
         stmt = (
-            spec.select()
+            spec.select_json(tz)
             .where(self.scope.where(spec.tenant_column), spec.id_column > after)
             .order_by(spec.id_column)
             .limit(limit)
         )
         return list((await self.session.execute(stmt)).all())
 
-    async def current(self, spec: EntitySpec, ids: Sequence[int]) -> dict[int, Row[Any]]:
-        stmt = spec.select().where(self.scope.where(spec.tenant_column), spec.id_column.in_(ids))
-        return {row.id: row for row in await self.session.execute(stmt)}
+    async def current(self, spec: EntitySpec, ids: Sequence[int], tz: str) -> dict[int, str]:
+        """Item JSON of the rows that still exist, by id."""
+        stmt = spec.select_json(tz).where(self.scope.where(spec.tenant_column), spec.id_column.in_(ids))
+        return {row.id: row.item for row in await self.session.execute(stmt)}
 
     async def settled_bound(self) -> int:
         """Call before `settled_changes`, in its own statement (see _SETTLED_BOUND_SQL)."""

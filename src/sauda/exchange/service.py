@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import IntegrationClient
 from sauda.errors import Conflict, InvalidInput, NotFound
-from sauda.exchange.entities import SPECS, EntitySpec, to_item, tombstone
+from sauda.exchange.entities import SPECS, EntitySpec, tombstone
 from sauda.exchange.models import Batch, Entity
-from sauda.exchange.onec import dumps
+from sauda.exchange.onec import RawJSON, dumps
 from sauda.exchange.repository import BatchRepository, CursorRepository, FeedRepository, Position
 from sauda.pagination import PageParams
 from sauda.tenancy import Scope
@@ -19,6 +19,10 @@ from sauda.tenancy import Scope
 
 def client_scope(client: IntegrationClient) -> Scope:
     return Scope.everything() if client.all_companies else Scope.company(client.company_id)
+
+
+def tz_name(tz: tzinfo) -> str:
+    return str(tz)  # a ZoneInfo's key, e.g. Asia/Almaty, which PostgreSQL knows too
 
 
 def spec_for(client: IntegrationClient, entity: Entity) -> EntitySpec:
@@ -46,15 +50,15 @@ async def full_page(
 ) -> dict[str, Any]:
     spec = spec_for(client, entity)
     rows = await FeedRepository(session, client_scope(client)).page(
-        spec, after=parse_cursor(after), limit=limit + 1
+        spec, after=parse_cursor(after), limit=limit + 1, tz=tz_name(tz)
     )
     has_more = len(rows) > limit
-    items = [to_item(spec, row._mapping, tz) for row in rows[:limit]]
+    rows = rows[:limit]
     return {
         "entity": entity.value,
-        "items": items,
+        "items": [RawJSON(row.item) for row in rows],
         "has_more": has_more,
-        "next_cursor": str(items[-1]["id"]) if has_more else None,
+        "next_cursor": str(rows[-1].id) if has_more else None,
     }
 
 
@@ -88,11 +92,8 @@ async def next_batch(
         return _batch_body(None, entity, [], False, None)
     has_more = len(changes) > limit
     changes = changes[:limit]
-    live = await feed.current(spec, [c.row_id for c in changes if not c.deleted])
-    items = [
-        to_item(spec, live[c.row_id]._mapping, tz) if c.row_id in live else tombstone(spec, c.row_id)
-        for c in changes
-    ]
+    live = await feed.current(spec, [c.row_id for c in changes if not c.deleted], tz_name(tz))
+    items = [RawJSON(live[c.row_id]) if c.row_id in live else tombstone(spec, c.row_id) for c in changes]
     batch_id, token = uuid.uuid4(), secrets.token_urlsafe(24)
     payload = _batch_body(batch_id, entity, items, has_more, token)
     await batches.add(
