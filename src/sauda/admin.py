@@ -193,6 +193,7 @@ def _bound_to(view: type[SaudaView], app: FastAPI) -> type[SaudaView]:
 def _views() -> Sequence[type[SaudaView]]:
     from sauda.auth.admin import IntegrationClientAdmin, UserAdmin
     from sauda.calendar.admin import views as calendar_views
+    from sauda.exchange.admin import ExchangeBatchAdmin
     from sauda.jobs.admin import JobAdmin
     from sauda.kaspi.admin import views as kaspi_views
     from sauda.network.admin import views as network_views
@@ -205,6 +206,7 @@ def _views() -> Sequence[type[SaudaView]]:
         UserAdmin,
         JobAdmin,
         IntegrationClientAdmin,
+        ExchangeBatchAdmin,
         *calendar_views(),
     ]
 

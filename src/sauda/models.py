@@ -3,6 +3,7 @@
 from sauda.auth.models import ClientScope, IntegrationClient, Invite, RefreshToken, Role, User
 from sauda.calendar.models import Appointment, AppointmentSlot, AppointmentStatus, BotStatistics, Event
 from sauda.db import Base
+from sauda.exchange.models import Batch, Change, Cursor, Entity
 from sauda.jobs.models import Job, JobStatus
 from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, DebtRun, Product
@@ -21,16 +22,20 @@ __all__ = [
     "AppointmentSlot",
     "AppointmentStatus",
     "Base",
+    "Batch",
     "BotStatistics",
+    "Change",
     "ClientScope",
     "Company",
     "CompanyKind",
+    "Cursor",
     "Customer",
     "DailyPointSales",
     "DailyProductSales",
     "DebtEntry",
     "DebtReason",
     "DebtRun",
+    "Entity",
     "Event",
     "IntegrationClient",
     "Invite",

@@ -53,6 +53,7 @@ class Point(TimestampMixin, Base):
     __tablename__ = "points"
     __table_args__ = (
         UniqueConstraint("company_id", "code"),
+        UniqueConstraint("company_id", "external_id"),
         Index("ix_points_company_id_name", "company_id", "name", "id"),
     )
 
@@ -64,6 +65,8 @@ class Point(TimestampMixin, Base):
     address: Mapped[str] = mapped_column(String(300), default="")
     kind: Mapped[PointKind] = mapped_column(Enum(PointKind, name="point_kind"), default=PointKind.store)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The 1C reference of a point that came from 1C.
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
     company: Mapped[Company] = relationship(lazy="raise")
 
