@@ -19,22 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.db import transaction
 from sauda.network.models import Product
+from sauda.sales.files import STAGING_COLUMNS
 from sauda.sales.models import Customer, Point, Sale
 
-HEADER = (
-    "external_id",
-    "sold_at",
-    "point_code",
-    "product_sku",
-    "quantity",
-    "unit_price",
-    "discount",
-    "total",
-    "customer_external_id",
-    "customer_name",
-    "point_name",
-    "product_name",
-)
+# The import layout, so an exported file imports back.
+HEADER = STAGING_COLUMNS[1:]
 BATCH = 5000
 
 
