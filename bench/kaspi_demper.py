@@ -231,8 +231,9 @@ async def phase(
 
 
 async def verify(settings: Settings, gateway: KaspiGateway, store_id: int, offers: int) -> tuple[int, int]:
-    """Recompute every recorded decision from the seed (the same competitors, our seeded price)
-    and compare; then re-sync and check Kaspi (the sandbox) holds every pushed price."""
+    """Recompute every recorded decision from the seed (the same competitors) and our price at
+    that moment (the seeded one at the first check, the price pushed before at a later one) and
+    compare; then re-sync and check Kaspi (the sandbox) holds every pushed price."""
     truth = seeded(offers)
     merchant = truth.merchant(UID)
     by_sku = {o.sku: o for o in merchant.offers.values()}
@@ -246,6 +247,7 @@ async def verify(settings: Settings, gateway: KaspiGateway, store_id: int, offer
                     select(KaspiPriceHistory, KaspiOffer)
                     .join(KaspiOffer, KaspiOffer.id == KaspiPriceHistory.offer_id)
                     .where(KaspiPriceHistory.store_id == store_id)
+                    .order_by(KaspiPriceHistory.id)
                 )
             ).all()
             pushed = {}
@@ -259,7 +261,8 @@ async def verify(settings: Settings, gateway: KaspiGateway, store_id: int, offer
                 ]
                 floor, ceiling = offer.demper_floor or 0, offer.demper_ceiling
                 rules = Rules(floor=floor, ceiling=ceiling, step=1, own_merchants=frozenset({UID}))
-                expected = decide(seed.price, [*rivals, Rival(UID, Decimal(seed.price))], rules)
+                ours = pushed.get(offer.sku, seed.price)
+                expected = decide(ours, [*rivals, Rival(UID, Decimal(ours))], rules)
                 got = (
                     int(history.new_price) if history.new_price is not None else None,
                     history.reason,
@@ -267,10 +270,7 @@ async def verify(settings: Settings, gateway: KaspiGateway, store_id: int, offer
                 )
                 checked += 1
                 reasons[history.reason] += 1
-                if (
-                    got != (expected.new_price, expected.reason.value, True)
-                    or history.old_price != seed.price
-                ):
+                if got != (expected.new_price, expected.reason.value, True) or history.old_price != ours:
                     wrong += 1
                     if wrong <= 5:
                         print(f"  WRONG {offer.sku}: got {got}, expected {expected}", flush=True)

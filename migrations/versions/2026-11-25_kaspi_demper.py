@@ -2,7 +2,7 @@
 the proxy pool.
 
 Revision ID: e5ca5b1a0002
-Revises: e5ca5b1a0001
+Revises: 0e1c0a000001
 Create Date: 2026-11-25 17:07:12.040324+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "e5ca5b1a0002"
-down_revision: str | None = "e5ca5b1a0001"
+down_revision: str | None = "0e1c0a000001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

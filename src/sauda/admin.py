@@ -193,11 +193,22 @@ def _bound_to(view: type[SaudaView], app: FastAPI) -> type[SaudaView]:
 def _views() -> Sequence[type[SaudaView]]:
     from sauda.auth.admin import IntegrationClientAdmin, UserAdmin
     from sauda.calendar.admin import views as calendar_views
+    from sauda.exchange.admin import ExchangeBatchAdmin
     from sauda.jobs.admin import JobAdmin
     from sauda.kaspi.admin import views as kaspi_views
     from sauda.network.admin import views as network_views
+    from sauda.sales.admin import views as sales_views
 
-    return [*network_views(), *kaspi_views(), UserAdmin, JobAdmin, IntegrationClientAdmin, *calendar_views()]
+    return [
+        *network_views(),
+        *sales_views(),
+        *kaspi_views(),
+        UserAdmin,
+        JobAdmin,
+        IntegrationClientAdmin,
+        ExchangeBatchAdmin,
+        *calendar_views(),
+    ]
 
 
 def mount_admin(app: FastAPI, settings: Settings) -> Admin:

@@ -1,5 +1,6 @@
 """The application factory."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,9 +17,13 @@ from sauda.calendar.router import router as calendar_router
 from sauda.config import Settings, get_settings
 from sauda.db import create_engine, create_sessionmaker
 from sauda.errors import error_body, install_error_handlers
+from sauda.exchange.router import PREFIX as EXCHANGE_PREFIX
+from sauda.exchange.router import NoTrailingSlash
+from sauda.exchange.router import router as exchange_router
 from sauda.jobs.router import router as jobs_router
 from sauda.kaspi.router import router as kaspi_router
 from sauda.network.router import router as network_router
+from sauda.sales.router import router as sales_router
 from sauda.worker import redis_settings
 
 log = logging.getLogger(__name__)
@@ -31,7 +36,15 @@ Errors are `{"error": code, "detail": message, "fields": [...]}`."""
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, network_router, kaspi_router, calendar_router, jobs_router):
+    for router in (
+        auth_router,
+        network_router,
+        sales_router,
+        exchange_router,
+        kaspi_router,
+        calendar_router,
+        jobs_router,
+    ):
         api.include_router(router)
     return api
 
@@ -41,6 +54,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     app.state.redis = Redis.from_url(settings.redis.url)
     app.state.arq = await create_pool(redis_settings(settings), default_queue_name=settings.worker.queue_name)
+    # Everything built so far (routes, models, schemas) lives as long as the process: keep it out
+    # of the garbage collector's full passes, which otherwise stall a request now and then.
+    gc.freeze()
     try:
         yield
     finally:
@@ -80,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     install_error_handlers(app)
+    app.add_middleware(NoTrailingSlash, prefix=f"/api/v1{EXCHANGE_PREFIX}/")
     app.include_router(api_router())
 
     @app.get("/health", tags=["ops"])

@@ -67,6 +67,13 @@ class NetworkSettings(BaseModel):
     decrease_max: str = "10000.00"
 
 
+class SalesSettings(BaseModel):
+    import_max_bytes: int = 200 * 1024 * 1024
+    import_batch_rows: int = 10_000
+    import_max_errors: int = 1000
+    export_max_rows: int = 1_000_000
+
+
 class BrowserSettings(BaseModel):
     chromium_path: str = "/usr/bin/chromium"
     headless: bool = True
@@ -149,6 +156,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    sales: SalesSettings = Field(default_factory=SalesSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     kaspi: KaspiSettings = Field(default_factory=KaspiSettings)
 

@@ -8,8 +8,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse as _JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class JSONResponse(_JSONResponse):
+    # Stated explicitly: 1C:Enterprise reads the charset from the header, errors included.
+    media_type = "application/json; charset=utf-8"
 
 
 class SaudaError(Exception):

@@ -4,11 +4,12 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from sauda.db import Base
-from sauda.errors import NotFound
+from sauda.errors import Conflict, NotFound
 from sauda.pagination import PageParams, paginate
 from sauda.tenancy import Scope
 
@@ -48,5 +49,12 @@ class Repository(Generic[ModelT]):
         return obj
 
     async def delete(self, obj: ModelT) -> None:
-        await self.session.delete(obj)
-        await self.session.flush()
+        """Delete `obj`; rows that still reference it (no ON DELETE) make it a 409."""
+        try:
+            async with self.session.begin_nested():
+                await self.session.delete(obj)
+                await self.session.flush()
+        except IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "23503":  # foreign_key_violation
+                raise
+            raise Conflict(f"{self.label} is still in use (e.g. by sales) and cannot be deleted") from exc

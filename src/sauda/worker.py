@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 Context = dict[str, Any]
 TaskFn = Callable[..., Awaitable[Any]]
 
-TASK_MODULES = ("sauda.network.tasks", "sauda.kaspi.tasks")
+TASK_MODULES = ("sauda.network.tasks", "sauda.sales.tasks", "sauda.kaspi.tasks")
 
 
 RetryPredicate = Callable[[BaseException], bool]

@@ -116,7 +116,7 @@ class Caller:
         return scope_of(self.user)
 
 
-async def _client(
+async def client_from_credentials(
     session: AsyncSession, basic: HTTPBasicCredentials | None, api_key: str | None
 ) -> IntegrationClient:
     if basic is not None:
@@ -148,7 +148,7 @@ def admin_or_client(scope: ClientScope) -> Callable[..., Awaitable[Caller]]:
             if not user.is_admin:
                 raise PermissionDenied(f"Only administrators and {scope} integration clients may do this")
             return Caller(user=user)
-        client = await _client(session, basic, api_key)
+        client = await client_from_credentials(session, basic, api_key)
         if not client.has_scope(scope):
             raise PermissionDenied(f"This integration client lacks the {scope} scope")
         return Caller(client=client)

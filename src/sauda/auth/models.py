@@ -3,7 +3,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ARRAY, Boolean, CheckConstraint, DateTime, Enum, ForeignKey, String, func
+from sqlalchemy import ARRAY, Boolean, CheckConstraint, DateTime, Enum, ForeignKey, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sauda.db import Base, TimestampMixin
@@ -96,6 +96,8 @@ class IntegrationClient(TimestampMixin, Base):
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by an admin: the client sees every company (1C of the whole network), not only its own.
+    all_companies: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     company: Mapped["Company"] = relationship(lazy="raise")

@@ -93,7 +93,7 @@ class Company(TimestampMixin, Base):
 
 class Product(TimestampMixin, Base):
     __tablename__ = "products"
-    __table_args__ = (UniqueConstraint("company_id", "sku"),)
+    __table_args__ = (UniqueConstraint("company_id", "sku"), UniqueConstraint("company_id", "external_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
@@ -101,6 +101,8 @@ class Product(TimestampMixin, Base):
     model: Mapped[str] = mapped_column(String(200))
     release_date: Mapped[date] = mapped_column(Date)
     sku: Mapped[str] = mapped_column(String(64))
+    # The 1C reference (УникальныйИдентификатор) of a product that came from 1C.
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
     company: Mapped[Company] = relationship(lazy="raise")
 

@@ -1,0 +1,176 @@
+"""What each exchange entity looks like to 1C: its table, its keys and how a row becomes an item.
+
+PostgreSQL writes each item's JSON itself (`json_build_object`), so a page of a thousand rows
+costs no Python per value: every documented key is present (null when empty), keys are valid
+1C identifiers, `Numeric(14,2)` money keeps its two decimals and never an exponent, moments are
+business-time strings `YYYY-MM-DDThh:mm:ss` without an offset, as ONEC.md requires.
+"""
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Text, cast, false, func, literal_column, select
+from sqlalchemy.orm import InstrumentedAttribute, aliased
+
+from sauda.exchange.models import Entity
+from sauda.network.models import Company, Product
+from sauda.sales.models import Customer, Point, Sale
+
+MOMENT_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS'
+DAY_FORMAT = 'YYYY-MM-DD"T00:00:00"'
+
+
+class Kind(enum.Enum):
+    plain = "plain"
+    moment = "moment"  # timestamptz: business time, no offset
+    day = "day"  # date: midnight of that day
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    column: ColumnElement[Any] | InstrumentedAttribute[Any]
+    kind: Kind = Kind.plain
+
+    def json_value(self, tz: str) -> ColumnElement[Any]:
+        if self.kind is Kind.moment:
+            return func.to_char(func.timezone(tz, self.column), MOMENT_FORMAT)
+        if self.kind is Kind.day:
+            return func.to_char(self.column, DAY_FORMAT)
+        return self.column  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    entity: Entity
+    id_column: InstrumentedAttribute[Any]
+    tenant_column: InstrumentedAttribute[Any]
+    fields: tuple[Field, ...]
+    joins: Callable[[Select[Any]], Select[Any]] = lambda stmt: stmt
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(f.key for f in self.fields)
+
+    def select_json(self, tz: str) -> Select[tuple[int, str]]:
+        """(id, item JSON text) of each row."""
+        pairs: list[ColumnElement[Any]] = []
+        for f in self.fields:
+            pairs += [literal_column(f"'{f.key}'"), f.json_value(tz)]
+        pairs += [literal_column("'deleted'"), false()]
+        stmt = select(self.id_column.label("id"), cast(func.json_build_object(*pairs), Text).label("item"))
+        return self.joins(stmt.select_from(self.id_column.class_))
+
+
+def tombstone(spec: EntitySpec, row_id: int) -> dict[str, Any]:
+    """A deleted record: every key present, so 1C reads it with the same code."""
+    item: dict[str, Any] = dict.fromkeys(spec.keys)
+    item.update(id=row_id, deleted=True)
+    return item
+
+
+_supplier = aliased(Company)
+_point = aliased(Point)
+_product = aliased(Product)
+_customer = aliased(Customer)
+
+SPECS: dict[Entity, EntitySpec] = {
+    Entity.companies: EntitySpec(
+        Entity.companies,
+        Company.id,
+        Company.id,
+        (
+            Field("id", Company.id),
+            Field("name", Company.name),
+            Field("kind", Company.kind),
+            Field("email", Company.email),
+            Field("country", Company.country),
+            Field("city", Company.city),
+            Field("street", Company.street),
+            Field("house_number", Company.house_number),
+            Field("supplier_id", Company.supplier_id),
+            Field("supplier_name", _supplier.name),
+            Field("level", Company.level),
+            Field("debt", Company.debt),
+            Field("created_at", Company.created_at, Kind.moment),
+        ),
+        lambda stmt: stmt.outerjoin(_supplier, _supplier.id == Company.supplier_id),
+    ),
+    Entity.products: EntitySpec(
+        Entity.products,
+        Product.id,
+        Product.company_id,
+        (
+            Field("id", Product.id),
+            Field("external_id", Product.external_id),
+            Field("company_id", Product.company_id),
+            Field("sku", Product.sku),
+            Field("name", Product.name),
+            Field("model", Product.model),
+            Field("release_date", Product.release_date, Kind.day),
+            Field("created_at", Product.created_at, Kind.moment),
+        ),
+    ),
+    Entity.customers: EntitySpec(
+        Entity.customers,
+        Customer.id,
+        Customer.company_id,
+        (
+            Field("id", Customer.id),
+            Field("external_id", Customer.external_id),
+            Field("company_id", Customer.company_id),
+            Field("name", Customer.name),
+            Field("phone", Customer.phone),
+            Field("email", Customer.email),
+            Field("created_at", Customer.created_at, Kind.moment),
+        ),
+    ),
+    Entity.points: EntitySpec(
+        Entity.points,
+        Point.id,
+        Point.company_id,
+        (
+            Field("id", Point.id),
+            Field("external_id", Point.external_id),
+            Field("company_id", Point.company_id),
+            Field("code", Point.code),
+            Field("name", Point.name),
+            Field("city", Point.city),
+            Field("address", Point.address),
+            Field("kind", Point.kind),
+            Field("is_active", Point.is_active),
+            Field("created_at", Point.created_at, Kind.moment),
+        ),
+    ),
+    Entity.sales: EntitySpec(
+        Entity.sales,
+        Sale.id,
+        Sale.company_id,
+        (
+            Field("id", Sale.id),
+            Field("external_id", Sale.external_id),
+            Field("company_id", Sale.company_id),
+            Field("point_id", Sale.point_id),
+            Field("point_code", _point.code),
+            Field("point_external_id", _point.external_id),
+            Field("product_id", Sale.product_id),
+            Field("product_sku", _product.sku),
+            Field("product_external_id", _product.external_id),
+            Field("customer_id", Sale.customer_id),
+            Field("customer_external_id", _customer.external_id),
+            Field("quantity", Sale.quantity),
+            Field("unit_price", Sale.unit_price),
+            Field("discount", Sale.discount),
+            Field("total", Sale.total),
+            Field("sold_at", Sale.sold_at, Kind.moment),
+            Field("created_at", Sale.created_at, Kind.moment),
+        ),
+        lambda stmt: (
+            stmt.join(_point, _point.id == Sale.point_id)
+            .join(_product, _product.id == Sale.product_id)
+            .outerjoin(_customer, _customer.id == Sale.customer_id)
+        ),
+    ),
+}

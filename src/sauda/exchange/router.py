@@ -1,0 +1,197 @@
+"""1C:Enterprise exchange (ONEC.md): feeds, change batches with acknowledgement, batch files,
+upserts keyed by 1C references; and the clients 1C logs in with."""
+
+import uuid
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import any_
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sauda.auth import service as auth_service
+from sauda.auth.deps import CurrentUser, ScopeDep, SettingsDep
+from sauda.auth.models import ClientScope, IntegrationClient
+from sauda.auth.repository import IntegrationClientRepository
+from sauda.auth.schemas import ClientOut, ClientWithSecret
+from sauda.db import SessionDep
+from sauda.errors import InvalidInput, PermissionDenied, validation_fields
+from sauda.exchange import service
+from sauda.exchange.deps import ExchangeClient
+from sauda.exchange.models import Batch, Entity
+from sauda.exchange.onec import OneCResponse, loads
+from sauda.exchange.schemas import AckIn, BatchOut, ExchangeClientIn, UpsertBody
+from sauda.exchange.upserts import upsert_items
+from sauda.pagination import Page, PageDep, make_page
+
+M = TypeVar("M", bound=BaseModel)
+PREFIX = "/exchange"
+router = APIRouter(prefix=PREFIX, tags=["exchange (1C)"])
+
+Limit = Annotated[int, Query(ge=1, le=5000, description="items per page or batch")]
+ONEC_JSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json; charset=utf-8": {}}}}
+
+
+class NoTrailingSlash:
+    """1C must never see a redirect: `/exchange/products/` is served as `/exchange/products`."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(self.prefix) and path.endswith("/"):
+            scope = dict(scope, path=path.rstrip("/"), raw_path=path.rstrip("/").encode())
+        await self.app(scope, receive, send)
+
+
+def _body(schema: type[M], raw: bytes) -> M:
+    """A request body from 1C: UTF-8, a BOM at the start allowed."""
+    try:
+        return schema.model_validate(loads(raw))
+    except (UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            fields = validation_fields(RequestValidationError(exc.errors()))
+            raise InvalidInput(
+                "; ".join(f"{f['field']}: {f['message']}" for f in fields), fields=fields
+            ) from exc
+        raise InvalidInput.for_field("body", "not JSON in UTF-8") from exc
+
+
+# --- clients (people manage them with their JWT) --------------------------------------------
+
+
+def _client_out(client: IntegrationClient, secret: str | None = None) -> dict[str, Any]:
+    out = ClientOut.model_validate(client).model_dump()
+    return out | {"secret": secret} if secret else out
+
+
+async def _exchange_client_in_scope(
+    client_id: Annotated[int, Path(ge=1)], session: SessionDep, scope: ScopeDep
+) -> IntegrationClient:
+    client = await IntegrationClientRepository(session, scope).get(client_id)
+    if not client.has_scope(ClientScope.exchange):
+        raise InvalidInput.for_field("client_id", "not an exchange client")
+    return client
+
+
+ScopedClient = Annotated[IntegrationClient, Depends(_exchange_client_in_scope)]
+
+
+@router.post("/clients", response_model=ClientWithSecret, status_code=status.HTTP_201_CREATED)
+async def create_client(data: ExchangeClientIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """A login for 1C (scope `exchange`). The secret is shown in this answer only. Employees
+    create clients of their own company; admins name the company, and may let it see all."""
+    if not user.is_admin and (data.all_companies or data.company_id not in (None, user.company_id)):
+        raise PermissionDenied("Employees create clients of their own company only")
+    company_id = data.company_id if user.is_admin else user.company_id
+    if company_id is None:
+        raise InvalidInput.for_field("company_id", "required")
+    client, secret = await auth_service.create_client(
+        session,
+        company_id=company_id,
+        name=data.name,
+        login=data.login,
+        scopes=[ClientScope.exchange],
+        created_by=user,
+    )
+    client.all_companies = data.all_companies
+    await session.flush()
+    return _client_out(client, secret)
+
+
+@router.get("/clients", response_model=Page[ClientOut])
+async def list_clients(session: SessionDep, scope: ScopeDep, params: PageDep) -> Page[ClientOut]:
+    clients = IntegrationClientRepository(session, scope)
+    stmt = clients.filtered(company_id=None, active=None).where(
+        any_(IntegrationClient.scopes) == ClientScope.exchange.value
+    )
+    rows, total = await clients.paginate(stmt, params)
+    return make_page([ClientOut.model_validate(c) for c in rows], total, params)
+
+
+@router.post("/clients/{client_id}/rotate", response_model=ClientWithSecret)
+async def rotate_client(client: ScopedClient, session: SessionDep) -> dict[str, Any]:
+    """A new secret, shown once; the old one stops working at once."""
+    return _client_out(client, await auth_service.rotate_client_secret(session, client))
+
+
+@router.post("/clients/{client_id}/revoke", response_model=ClientOut)
+async def revoke_client(client: ScopedClient, session: SessionDep) -> dict[str, Any]:
+    return _client_out(await auth_service.revoke_client(session, client))
+
+
+# --- what 1C calls ----------------------------------------------------------------------------
+
+
+def _batch_out(batch: Batch) -> dict[str, Any]:
+    keys = BatchOut.model_fields.keys() - {"file_url"}
+    return {k: getattr(batch, k) for k in keys} | {"file_url": f"/api/v1{PREFIX}/batches/{batch.id}.json"}
+
+
+@router.get("/batches", response_model=Page[BatchOut])
+async def list_batches(
+    client: ExchangeClient, session: SessionDep, params: PageDep, entity: Entity | None = None
+) -> Page[BatchOut]:
+    """Every batch of changes delivered to this client, newest first."""
+    rows, total = await service.batch_log(session, client, entity, params)
+    items = [BatchOut.model_validate(_batch_out(b)) for b in rows]
+    return make_page(items, total, params)
+
+
+@router.get("/batches/{batch_id}.json", response_class=OneCResponse, responses=ONEC_JSON)
+async def batch_file(
+    batch_id: uuid.UUID, client: ExchangeClient, session: SessionDep, settings: SettingsDep
+) -> OneCResponse:
+    """The batch exactly as it was delivered, as a file to load by hand in 1C."""
+    batch = await service.batch_file(session, client, batch_id)
+    filename = service.batch_filename(batch, settings.tz)
+    return OneCResponse(batch.payload, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get("/{entity}", response_class=OneCResponse, responses=ONEC_JSON)
+async def full_feed(
+    entity: Entity,
+    client: ExchangeClient,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Limit = 1000,
+    after: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> OneCResponse:
+    """Every record in key order, a page at a time: `{"entity", "items", "has_more", "next_cursor"}`."""
+    page = await service.full_page(session, client, entity, after=after, limit=limit, tz=settings.tz)
+    return OneCResponse(page)
+
+
+@router.get("/{entity}/changes", response_class=OneCResponse, responses=ONEC_JSON)
+async def changes(
+    entity: Entity, client: ExchangeClient, session: SessionDep, settings: SettingsDep, limit: Limit = 1000
+) -> OneCResponse:
+    """The next batch this client has not acknowledged: `{"batch_id", "entity", "items", "has_more",
+    "ack_token"}`. Until it is acknowledged, asking again returns the same batch."""
+    return OneCResponse(await service.next_batch(session, client, entity, limit=limit, tz=settings.tz))
+
+
+@router.post("/{entity}/ack", response_class=OneCResponse, responses=ONEC_JSON)
+async def acknowledge(
+    entity: Entity, client: ExchangeClient, session: SessionDep, request: Request
+) -> OneCResponse:
+    """`{"ack_token": ...}` from the batch: its changes count as received. Idempotent."""
+    data = _body(AckIn, await request.body())
+    return OneCResponse(await service.acknowledge(session, client, entity, data.ack_token))
+
+
+@router.put("/{entity}", response_class=OneCResponse, responses=ONEC_JSON)
+async def upsert(
+    entity: Entity, client: ExchangeClient, session: SessionDep, settings: SettingsDep, request: Request
+) -> OneCResponse:
+    """`{"items": [...]}` keyed by `external_id` (the 1C reference UUID), at most 1000 per call.
+    Answers `{"results": [{"index", "external_id", "status", "id", "errors"}]}`; status is
+    `created`, `updated`, `unchanged` or `error` (then `errors` names the fields)."""
+    data = _body(UpsertBody, await request.body())
+    results = await upsert_items(
+        session, company_id=client.company_id, entity=entity, items=data.items, tz=settings.tz
+    )
+    return OneCResponse({"results": results})

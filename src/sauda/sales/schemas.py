@@ -1,0 +1,263 @@
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, PlainSerializer
+
+from sauda.money import Money
+from sauda.network.schemas import WriteModel
+from sauda.sales.models import ImportFormat, ImportStatus, PointKind
+
+# Quantities may be fractional (kilograms, metres): three decimals, a plain JSON number.
+Quantity = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+Code = Field(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$")
+SERVER_SET = {"id": "it is assigned by the server", "created_at": "it is set on creation"}
+OWNED_READ_ONLY = SERVER_SET | {"company_id": "it stays with its company"}
+
+
+class PointCreate(WriteModel):
+    read_only = SERVER_SET
+
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    city: str = Field(default="", max_length=100)
+    address: str = Field(default="", max_length=300)
+    kind: PointKind = PointKind.store
+    is_active: bool = True
+    company_id: int | None = Field(default=None, description="required for admins")
+
+
+class PointUpdate(WriteModel):
+    read_only = OWNED_READ_ONLY
+
+    code: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.\-/]+$")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    city: str | None = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=300)
+    kind: PointKind | None = None
+    is_active: bool | None = None
+
+
+class PointOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    company_id: int
+    code: str
+    name: str
+    city: str
+    address: str
+    kind: PointKind
+    is_active: bool
+    created_at: datetime
+
+
+class CustomerCreate(WriteModel):
+    read_only = SERVER_SET
+
+    name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[\d\s()\-]{5,32}$")
+    email: EmailStr | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+    company_id: int | None = Field(default=None, description="required for admins")
+
+
+class CustomerUpdate(WriteModel):
+    read_only = OWNED_READ_ONLY
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[\d\s()\-]{5,32}$")
+    email: EmailStr | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class CustomerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    company_id: int
+    name: str
+    phone: str | None
+    email: str | None
+    external_id: str | None
+    created_at: datetime
+
+
+QuantityIn = Field(gt=0, max_digits=12, decimal_places=3)
+PriceIn = Field(ge=0, max_digits=14, decimal_places=2)
+
+
+class SaleCreate(WriteModel):
+    read_only = SERVER_SET | {"company_id": "it is the company of the point"}
+
+    point_id: int
+    product_id: int
+    customer_id: int | None = None
+    quantity: Decimal = QuantityIn
+    unit_price: Decimal = PriceIn
+    discount: Decimal = Field(default=Decimal("0.00"), ge=0, max_digits=14, decimal_places=2)
+    total: Decimal | None = Field(
+        default=None, description="optional; computed by the server, a different value is a 422"
+    )
+    sold_at: datetime = Field(description="without an offset it is business time (Asia/Almaty)")
+    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class SaleUpdate(WriteModel):
+    read_only = SaleCreate.read_only
+
+    point_id: int | None = None
+    product_id: int | None = None
+    customer_id: int | None = None
+    quantity: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=3)
+    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    discount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    total: Decimal | None = None
+    sold_at: datetime | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class SaleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    company_id: int
+    point_id: int
+    product_id: int
+    customer_id: int | None
+    quantity: Quantity
+    unit_price: Money
+    discount: Money
+    total: Money
+    sold_at: datetime
+    external_id: str | None
+    created_at: datetime
+
+
+class SaleOrdering(StrEnum):
+    sold_at = "sold_at"
+    sold_at_desc = "-sold_at"
+    total = "total"
+    total_desc = "-total"
+    quantity = "quantity"
+    quantity_desc = "-quantity"
+
+
+class PointOrdering(StrEnum):
+    name = "name"
+    name_desc = "-name"
+    code = "code"
+    city = "city"
+    created_at = "created_at"
+    created_at_desc = "-created_at"
+
+
+class CustomerOrdering(StrEnum):
+    name = "name"
+    name_desc = "-name"
+    created_at = "created_at"
+    created_at_desc = "-created_at"
+
+
+class Granularity(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+class GroupBy(StrEnum):
+    point = "point"
+    product = "product"
+
+
+class Figures(BaseModel):
+    revenue: Money
+    sales: int
+    quantity: Quantity
+    average_ticket: Money
+
+
+class Bucket(Figures):
+    start: date = Field(description="first day of the bucket (weeks start on Monday)")
+
+
+class GroupSeries(BaseModel):
+    id: int
+    name: str
+    totals: Figures
+    buckets: list[Bucket]
+
+
+class Change(BaseModel):
+    """Relative change against the previous period, in percent (null when that was zero)."""
+
+    revenue: float | None
+    sales: float | None
+    quantity: float | None
+    average_ticket: float | None
+
+
+class Period(BaseModel):
+    date_from: date
+    date_to: date
+    totals: Figures
+
+
+class MetricsOut(BaseModel):
+    granularity: Granularity
+    timezone: str
+    date_from: date
+    date_to: date
+    group_by: GroupBy | None
+    totals: Figures
+    buckets: list[Bucket]
+    groups: list[GroupSeries] | None = None
+    previous: Period = Field(description="the period of equal length just before date_from")
+    change: Change
+
+
+class TopProduct(BaseModel):
+    product_id: int
+    sku: str
+    name: str
+    revenue: Money
+    sales: int
+    quantity: Quantity
+    previous_revenue: Money
+
+
+class TopProductsOut(BaseModel):
+    date_from: date
+    date_to: date
+    by: str
+    items: list[TopProduct]
+
+
+class ImportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    company_id: int
+    filename: str
+    format: ImportFormat
+    status: ImportStatus
+    all_or_nothing: bool
+    create_missing: bool
+    size_bytes: int
+    rows_read: int
+    rows_inserted: int
+    rows_duplicate: int
+    rows_failed: int
+    error: str | None
+    errors: list[dict[str, Any]]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ImportStarted(BaseModel):
+    id: uuid.UUID
+    status: ImportStatus
