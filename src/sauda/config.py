@@ -132,7 +132,9 @@ class KaspiSettings(BaseModel):
     preorder_check_seconds: int = 300  # how often a pending preorder is looked up on the storefront
     preorder_timeout_seconds: int = 86_400  # pending this long without showing up: failed
     # --- proxy pool ---
-    proxy_bench_seconds: int = 120  # a proxy that failed or got 403/405 rests this long
+    # A proxy that does not answer (or meets a bot wall) rests this long; after a 403/405 it
+    # rests as long as Kaspi's ban (storefront_cooldown_seconds).
+    proxy_bench_seconds: int = 120
 
 
 class Settings(BaseSettings):

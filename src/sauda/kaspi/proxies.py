@@ -100,13 +100,13 @@ class ProxyPool:
         waits = [int(await self.redis.pttl(self._bench_key(r))) for r in self.routes]
         return max(min(waits), 0) / 1000 if waits else 0.0
 
-    async def bench(self, route: Route, reason: str) -> int:
-        # Direct has nowhere else to go: it only waits out the storefront's own cool-down.
-        seconds = (
-            self.settings.proxy_bench_seconds
-            if route.id is not None
-            else self.settings.storefront_cooldown_seconds
-        )
+    async def bench(self, route: Route, reason: str, *, seconds: int | None = None) -> int:
+        """Rest a route: `seconds` when we know how long Kaspi's ban lasts (a 403), else a proxy
+        rests `proxy_bench_seconds` and direct, which has nowhere else to go, only waits out the
+        storefront's cool-down."""
+        if seconds is None:
+            kaspi = self.settings
+            seconds = kaspi.proxy_bench_seconds if route.id is not None else kaspi.storefront_cooldown_seconds
         await self.redis.set(self._bench_key(route), reason[:200], ex=seconds)
         log.warning("kaspi proxy %s benched for %s s: %s", route.label, seconds, reason)
         if route.id is not None:

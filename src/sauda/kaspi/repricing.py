@@ -170,8 +170,11 @@ class Run:
             try:
                 self.report.lookups += 1
                 found = await clients[route.key].offers(offer.master_sku or "", self.store.city_id)
-            except (KaspiBlocked, KaspiUnavailable) as exc:
-                self.report.refused += isinstance(exc, KaspiBlocked)
+            except KaspiBlocked as exc:  # 403/405: rests as long as Kaspi's ban; a bot wall: longer
+                self.report.refused += 1
+                await self.pool.bench(route, exc.message, seconds=exc.retry_after)
+                continue
+            except KaspiUnavailable as exc:  # the proxy (or Kaspi) does not answer
                 await self.pool.bench(route, exc.message)
                 continue
             except KaspiError as exc:  # our own limiter's queue is full, or a 4xx we do not expect
