@@ -7,7 +7,7 @@ own processes; the demper runs here, as `reprice_store` does in the worker. Each
 at `--duration` seconds (a demper run stops then; the offers it did not reach stay due), and the
 rate is measured on the sandbox's own counters over the steady state (first 3 s left out).
 
-Before each phase the script calls `gc.freeze()`, as a long-lived worker may after start-up: the
+Before each phase the script calls `gc.freeze()`, as the worker does after start-up: the
 collector's full passes over the hundreds of thousands of long-lived objects otherwise pause the
 process for 100 ms and more, the paced lookups then leave in a burst and Kaspi (the sandbox)
 answers 403 (`--no-gc-freeze` shows it).

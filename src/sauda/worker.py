@@ -5,6 +5,7 @@ has a row in `jobs` (id = arq job id) that this module keeps up to date, so the 
 poll `GET /api/v1/jobs/{id}`.
 """
 
+import gc
 import importlib
 import logging
 import random
@@ -239,6 +240,9 @@ async def _startup(ctx: Context) -> None:
     settings: Settings = ctx["settings"]
     ctx["engine"] = create_engine(settings)
     ctx["sessionmaker"] = create_sessionmaker(ctx["engine"])
+    # As in the API: long-lived startup objects out of the full GC passes, whose pauses would
+    # otherwise bunch up the demper's paced storefront calls into bursts Kaspi answers with 403.
+    gc.freeze()
 
 
 async def _shutdown(ctx: Context) -> None:
