@@ -40,7 +40,7 @@ _DIGITS = re.compile(r"\D")
 
 
 def phone_mask(phone: str) -> str:
-    """`+7 (7XX) XXX-XX-XX`, the only form Kaspi's login accepts; ValueError when it is not one."""
+    """`+7 (7NN) NNN-NN-NN`, the only form Kaspi's login accepts; ValueError when it is not one."""
     digits = _DIGITS.sub("", phone)
     if len(digits) == 11 and digits[0] in "78":
         digits = digits[1:]

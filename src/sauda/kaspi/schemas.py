@@ -32,7 +32,7 @@ class StoreCreate(WriteModel):
         default=None, description="required for admins; employees always add to their own company"
     )
     login_email: EmailStr | None = None
-    login_phone: str | None = Field(default=None, description="+7 7XX XXX XX XX, any spacing")
+    login_phone: str | None = Field(default=None, description="+7 7NN NNN NN NN, any spacing")
     city_id: str = Field(default="750000000", pattern=r"^\d{9}$")
     sync_enabled: bool = True
 
