@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse as _JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -73,6 +74,10 @@ class InvalidInput(SaudaError):
     def for_field(cls, field: str, message: str) -> "InvalidInput":
         return cls(f"{field}: {message}", fields=[{"field": field, "message": message}])
 
+    @classmethod
+    def for_fields(cls, fields: list[dict[str, str]]) -> "InvalidInput":
+        return cls("; ".join(f"{f['field']}: {f['message']}" for f in fields), fields=fields)
+
 
 class TooManyRequests(SaudaError):
     status_code = 429
@@ -100,7 +105,7 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
+def validation_fields(exc: RequestValidationError | ValidationError) -> list[dict[str, str]]:
     fields = []
     for err in exc.errors():
         message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
@@ -119,9 +124,8 @@ async def _sauda_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    fields = validation_fields(exc)
-    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-    return JSONResponse(error_body("validation_error", summary, fields), 422)
+    error = InvalidInput.for_fields(validation_fields(exc))
+    return JSONResponse(error_body(error.code, error.message, error.fields), error.status_code)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

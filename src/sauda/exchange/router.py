@@ -5,7 +5,6 @@ import uuid
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import any_
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -53,10 +52,7 @@ def _body(schema: type[M], raw: bytes) -> M:
         return schema.model_validate(loads(raw))
     except (UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, ValidationError):
-            fields = validation_fields(RequestValidationError(exc.errors()))
-            raise InvalidInput(
-                "; ".join(f"{f['field']}: {f['message']}" for f in fields), fields=fields
-            ) from exc
+            raise InvalidInput.for_fields(validation_fields(exc)) from exc
         raise InvalidInput.for_field("body", "not JSON in UTF-8") from exc
 
 

@@ -10,7 +10,6 @@ from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -75,12 +74,13 @@ async def _reference(
     company_id: int,
     field: str,
     external_id: Any,
-    code: tuple[Any, str | None],
+    code: tuple[Any, str | None] | None = None,
 ) -> int:
-    column, value = code
+    """The id of a referenced row: by its 1C reference, else by its code (point code, SKU)."""
     if external_id is not None:
         found = await _by_external_id(session, model, company_id, str(external_id))
-    elif value is not None:
+    elif code is not None and code[1] is not None:
+        column, value = code
         found = await session.scalar(select(model).where(model.company_id == company_id, column == value))
     else:
         raise InvalidInput.for_field(field, "required (or its code)")
@@ -90,35 +90,20 @@ async def _reference(
 
 
 async def _sale_refs(session: AsyncSession, company_id: int, data: SaleIn) -> dict[str, Any]:
-    refs: dict[str, Any] = {
+    point = (Point.code, data.point_code)
+    product = (Product.sku, data.product_sku)
+    customer = data.customer_external_id
+    return {
         "point_id": await _reference(
-            session,
-            Point,
-            company_id,
-            "point_external_id",
-            data.point_external_id,
-            (Point.code, data.point_code),
+            session, Point, company_id, "point_external_id", data.point_external_id, point
         ),
         "product_id": await _reference(
-            session,
-            Product,
-            company_id,
-            "product_external_id",
-            data.product_external_id,
-            (Product.sku, data.product_sku),
+            session, Product, company_id, "product_external_id", data.product_external_id, product
         ),
-        "customer_id": None,
+        "customer_id": None
+        if customer is None
+        else await _reference(session, Customer, company_id, "customer_external_id", customer),
     }
-    if data.customer_external_id is not None:
-        refs["customer_id"] = await _reference(
-            session,
-            Customer,
-            company_id,
-            "customer_external_id",
-            data.customer_external_id,
-            (Customer.id, None),
-        )
-    return refs
 
 
 async def _put_sale(session: AsyncSession, company_id: int, data: SaleIn, tz: tzinfo) -> Outcome:
@@ -184,9 +169,7 @@ async def upsert_items(
                 status, row_id = await upsert.apply(session, company_id, data, tz)
             results.append(_result(index, raw, status, row_id, []))
         except ValidationError as exc:
-            results.append(
-                _result(index, raw, "error", None, validation_fields(RequestValidationError(exc.errors())))
-            )
+            results.append(_result(index, raw, "error", None, validation_fields(exc)))
         except SaudaError as exc:
             results.append(
                 _result(index, raw, "error", None, exc.fields or [{"field": "", "message": exc.message}])
