@@ -19,7 +19,7 @@ from sauda.errors import InvalidInput, PermissionDenied, validation_fields
 from sauda.exchange import service
 from sauda.exchange.deps import ExchangeClient
 from sauda.exchange.models import Batch, Entity
-from sauda.exchange.onec import OneCResponse, loads
+from sauda.exchange.onec import MEDIA_TYPE, OneCResponse, loads
 from sauda.exchange.schemas import AckIn, BatchOut, ExchangeClientIn, UpsertBody
 from sauda.exchange.upserts import upsert_items
 from sauda.pagination import Page, PageDep, make_page
@@ -29,7 +29,7 @@ PREFIX = "/exchange"
 router = APIRouter(prefix=PREFIX, tags=["exchange (1C)"])
 
 Limit = Annotated[int, Query(ge=1, le=5000, description="items per page or batch")]
-ONEC_JSON: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json; charset=utf-8": {}}}}
+ONEC_JSON: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {}}}}
 
 
 class NoTrailingSlash:

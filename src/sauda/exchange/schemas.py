@@ -7,7 +7,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from sauda.auth.models import ClientScope
 from sauda.sales.models import PointKind
 from sauda.sales.schemas import PriceIn, QuantityIn
 
@@ -84,6 +83,3 @@ class BatchOut(BaseModel):
     redelivered: int
     acknowledged_at: datetime | None
     file_url: str
-
-
-SCOPE = ClientScope.exchange
