@@ -104,13 +104,14 @@ async def test_unknown_job_is_404(client: httpx.AsyncClient, factory: Factory) -
     assert response.json()["error"] == "not_found"
 
 
-async def test_malformed_job_id_is_422(client: httpx.AsyncClient, factory: Factory) -> None:
+async def test_malformed_job_id_is_404(client: httpx.AsyncClient, factory: Factory) -> None:
     headers = await factory.headers(await factory.admin())
 
     response = await client.get("/api/v1/jobs/not-a-uuid", headers=headers)
 
-    assert response.status_code == 422
-    assert [f["field"] for f in response.json()["fields"]] == ["job_id"]
+    # A path that cannot name a job names nothing: not found, like an id past its column.
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
 
 
 async def test_jobs_need_a_login(client: httpx.AsyncClient) -> None:

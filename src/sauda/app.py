@@ -22,7 +22,9 @@ from sauda.exchange.router import NoTrailingSlash
 from sauda.exchange.router import router as exchange_router
 from sauda.jobs.router import router as jobs_router
 from sauda.kaspi.router import router as kaspi_router
+from sauda.middleware import RejectNul
 from sauda.network.router import router as network_router
+from sauda.openapi import install_openapi
 from sauda.sales.router import router as sales_router
 from sauda.worker import redis_settings
 
@@ -97,7 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     install_error_handlers(app)
     app.add_middleware(NoTrailingSlash, prefix=f"/api/v1{EXCHANGE_PREFIX}/")
+    app.add_middleware(RejectNul)
     app.include_router(api_router())
+    install_openapi(app)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

@@ -4,13 +4,18 @@ Every response error has the shape `{"error": code, "detail": message}`, plus `f
 (`[{"field": "debt", "message": "..."}]`) when specific input fields are at fault.
 """
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse as _JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+log = logging.getLogger(__name__)
 
 
 class JSONResponse(_JSONResponse):
@@ -93,6 +98,39 @@ class ServiceUnavailable(SaudaError):
     code = "service_unavailable"
 
 
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every error response."""
+
+    error: str
+    detail: str
+    fields: list[FieldError] | None = None
+
+
+# SQLSTATEs of constraint violations a concurrent or repeated write can cause.
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+EXCLUSION_VIOLATION = "23P01"
+
+
+def sqlstate(exc: DBAPIError) -> str | None:
+    state: str | None = getattr(exc.orig, "sqlstate", None)
+    return state
+
+
+def conflict_from(
+    exc: IntegrityError, message: str, *, states: tuple[str, ...] = (UNIQUE_VIOLATION,)
+) -> SaudaError:
+    """`Conflict(message)` when `exc` is one of `states`; otherwise re-raise `exc` itself."""
+    if sqlstate(exc) not in states:
+        raise exc
+    return Conflict(message)
+
+
 def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"error": code, "detail": message}
     if fields:
@@ -119,24 +157,79 @@ def validation_fields(exc: RequestValidationError | ValidationError) -> list[dic
 
 async def _sauda_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SaudaError)
-    return JSONResponse(error_body(exc.code, exc.message, exc.fields), exc.status_code, headers=exc.headers)
+    return _render(exc)
+
+
+async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+    # Starlette logs the exception itself; the caller gets the same shape as every other error.
+    return JSONResponse(error_body("internal_error", "Internal server error"), 500)
+
+
+def _render(error: SaudaError) -> JSONResponse:
+    return JSONResponse(
+        error_body(error.code, error.message, error.fields), error.status_code, headers=error.headers
+    )
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    error = InvalidInput.for_fields(validation_fields(exc))
-    return JSONResponse(error_body(error.code, error.message, error.fields), error.status_code)
+    errors = exc.errors()
+    # A path names a resource: one that cannot exist (an id past its column) is simply not found.
+    if errors and all(tuple(e.get("loc", ()))[:1] == ("path",) for e in errors):
+        return _render(NotFound("Not found"))
+    return _render(InvalidInput.for_fields(validation_fields(exc)))
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return JSONResponse(
-        error_body(code, str(exc.detail)), exc.status_code, headers=getattr(exc, "headers", None)
-    )
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        # Starlette names only the first matching route's methods; a path has several routes.
+        headers["Allow"] = _allowed_methods(request)
+    return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=headers or None)
+
+
+def database_error(exc: DBAPIError) -> SaudaError | None:
+    """The last line of defence: what a value the database refused means to the caller.
+
+    Input types (`sauda.types`) refuse such values at the edge, naming the field; reaching this
+    means a route missed one, so it is logged as a defect, but the caller still gets a 4xx."""
+    state = sqlstate(exc) or ""
+    if state.startswith("22"):  # data exception: out of range, NUL, bad date, too long
+        return InvalidInput("A value is out of the range the database can store")
+    if state in (UNIQUE_VIOLATION, EXCLUSION_VIOLATION):
+        return Conflict("This conflicts with an existing record")
+    if state == FOREIGN_KEY_VIOLATION:
+        return Conflict("A referenced record does not exist or is still in use")
+    if state.startswith("23"):  # not null, check
+        return InvalidInput("A value breaks a rule of the database")
+    return None
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    error = database_error(exc)
+    if error is None:
+        raise exc
+    log.warning("database refused input on %s %s: %s", request.method, request.url.path, exc.orig)
+    return _render(error)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SaudaError, _sauda_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(Exception, _internal_error)

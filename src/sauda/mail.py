@@ -1,5 +1,6 @@
 """The SMTP client: every email Sauda sends goes through `send_email`."""
 
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -37,13 +38,21 @@ class Attachment:
     subtype: str
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def header_text(value: str) -> str:
+    """One line for a header: a line break there would fail the message (or forge headers)."""
+    return _CONTROL.sub(" ", value).strip()
+
+
 def build_message(
     *, sender: str, to: str, subject: str, body: str, attachments: tuple[Attachment, ...] = ()
 ) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = subject
+    message["From"] = header_text(sender)
+    message["To"] = header_text(to)
+    message["Subject"] = header_text(subject)
     message.set_content(body)
     for item in attachments:
         message.add_attachment(

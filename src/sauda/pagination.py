@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 T = TypeVar("T")
 
 MAX_LIMIT = 200
+# Far past any real list, and small enough that the offset fits a BIGINT.
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class PageParams:
 
 
 async def page_params(
-    page: Annotated[int, Query(ge=1, description="1-based page number")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")] = 1,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")] = 50,
 ) -> PageParams:
     return PageParams(page=page, limit=limit)

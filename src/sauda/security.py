@@ -13,6 +13,7 @@ from jose import JWTError, jwt
 
 from sauda.config import AuthSettings
 from sauda.errors import NotAuthenticated, SaudaError
+from sauda.types import INT32_MAX
 
 JWT_ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh"]
@@ -59,14 +60,28 @@ def encode_token(
     return jwt.encode(payload, secret, algorithm=JWT_ALGORITHM), jti, expires_at
 
 
+# Every token Sauda issues carries these; one without them (say, one that never expires) is
+# not Sauda's, even when it is signed with the right key.
+_REQUIRED_CLAIMS = {"require_exp": True, "require_iat": True, "require_sub": True, "require_jti": True}
+
+
 def decode_token(token: str, *, secret: str, token_type: TokenType) -> dict[str, Any]:
+    """The claims of a valid token; `sub` is checked to be a user id (an int, as issued)."""
     try:
-        payload: dict[str, Any] = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM])
+        payload: dict[str, Any] = jwt.decode(
+            token, secret, algorithms=[JWT_ALGORITHM], options=_REQUIRED_CLAIMS
+        )
     except JWTError as exc:
         raise NotAuthenticated("Invalid or expired token") from exc
-    if payload.get("type") != token_type or "sub" not in payload or "jti" not in payload:
+    sub, jti = payload.get("sub"), payload.get("jti")
+    if payload.get("type") != token_type or not _is_user_id(sub) or not isinstance(jti, str):
         raise NotAuthenticated(f"Not a valid {token_type} token")
+    payload["sub"] = int(sub)  # type: ignore[arg-type]
     return payload
+
+
+def _is_user_id(sub: object) -> bool:
+    return isinstance(sub, str) and sub.isascii() and sub.isdigit() and 1 <= int(sub) <= INT32_MAX
 
 
 class UndecryptableField(SaudaError):

@@ -55,7 +55,7 @@ async def get_current_user(
     if not token:
         raise NotAuthenticated()
     payload = decode_token(token, secret=settings.auth.secret_key.get_secret_value(), token_type="access")
-    user = await UserRepository(session).by_id(int(payload["sub"]))
+    user = await UserRepository(session).by_id(payload["sub"])
     if user is None or not user.is_active:
         raise NotAuthenticated("Account is disabled or no longer exists")
     return user
@@ -116,9 +116,17 @@ class Caller:
         return scope_of(self.user)
 
 
+def _has_nul(basic: HTTPBasicCredentials | None, api_key: str | None) -> bool:
+    values = (basic.username, basic.password) if basic is not None else (api_key or "",)
+    return any("\x00" in value for value in values)
+
+
 async def client_from_credentials(
     session: AsyncSession, basic: HTTPBasicCredentials | None, api_key: str | None
 ) -> IntegrationClient:
+    if _has_nul(basic, api_key):
+        # Not a credential Sauda ever issued, and text the database cannot compare.
+        raise _client_challenge("Unknown or revoked integration client, or wrong secret")
     if basic is not None:
         client = await service.authenticate_client(session, login=basic.username, secret=basic.password)
     elif api_key:

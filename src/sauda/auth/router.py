@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
@@ -23,6 +23,7 @@ from sauda.db import SessionDep
 from sauda.errors import NotAuthenticated
 from sauda.pagination import Page, PageDep, make_page, paginate
 from sauda.tenancy import Scope
+from sauda.types import Id
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -84,7 +85,7 @@ async def create_invite(
 
 @router.get("/invites", response_model=Page[InviteOut])
 async def list_invites(
-    _: AdminUser, session: SessionDep, params: PageDep, company_id: int | None = None
+    _: AdminUser, session: SessionDep, params: PageDep, company_id: Id | None = None
 ) -> Page[InviteOut]:
     stmt = select(Invite).order_by(Invite.id.desc())
     if company_id is not None:
@@ -96,7 +97,7 @@ async def list_invites(
 # --- integration clients --------------------------------------------------------------------
 
 
-async def _client_by_id(client_id: Annotated[int, Path(ge=1)], session: SessionDep) -> IntegrationClient:
+async def _client_by_id(client_id: Id, session: SessionDep) -> IntegrationClient:
     return await IntegrationClientRepository(session, Scope.everything()).get(client_id)
 
 
@@ -128,7 +129,7 @@ async def list_clients(
     _: AdminUser,
     session: SessionDep,
     params: PageDep,
-    company_id: int | None = None,
+    company_id: Id | None = None,
     active: bool | None = None,
 ) -> Page[ClientOut]:
     clients = IntegrationClientRepository(session, Scope.everything())

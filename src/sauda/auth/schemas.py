@@ -4,6 +4,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from sauda.auth.models import ClientScope, Role
+from sauda.types import Id, Line
 
 LowerEmail = Annotated[EmailStr, AfterValidator(str.lower)]
 
@@ -14,7 +15,7 @@ class RegisterIn(BaseModel):
     email: LowerEmail
     password: str = Field(max_length=256)
     invite_code: str = Field(min_length=1, max_length=64)
-    full_name: str = Field(default="", max_length=200)
+    full_name: Line = Field(default="", max_length=200)
 
 
 class UserOut(BaseModel):
@@ -37,13 +38,13 @@ class TokenPair(BaseModel):
 
 
 class RefreshIn(BaseModel):
-    refresh_token: str = Field(min_length=1)
+    refresh_token: str = Field(min_length=1, max_length=4096)
 
 
 class InviteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    company_id: int
+    company_id: Id
     expires_in_days: int | None = Field(default=None, ge=1, le=90)
 
 
@@ -64,8 +65,8 @@ LOGIN_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 class ClientIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    company_id: int
-    name: str = Field(min_length=1, max_length=200)
+    company_id: Id
+    name: Line = Field(min_length=1, max_length=200)
     login: str = Field(
         pattern=LOGIN_PATTERN, description="3-64 of a-z, 0-9, `.`, `_`, `-` (the HTTP Basic user name)"
     )

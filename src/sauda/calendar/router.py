@@ -1,4 +1,4 @@
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -21,12 +21,13 @@ from sauda.calendar.schemas import (
 )
 from sauda.db import SessionDep
 from sauda.pagination import Page, PageDep, make_page, paginate
+from sauda.types import BigId, BusinessDate, LocalTime
 
 # Every route: admins (Bearer JWT) or integration clients with the `calendar` scope; 401/403 first.
 router = APIRouter(prefix="/calendar", tags=["calendar"], dependencies=[Depends(calendar_caller)])
 
-TelegramIdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="Telegram user id")]
-AppointmentIdPath = Annotated[int, Path(ge=1)]
+TelegramIdPath = Annotated[BigId, Path(description="Telegram user id")]
+AppointmentIdPath = BigId
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -36,9 +37,9 @@ AppointmentIdPath = Annotated[int, Path(ge=1)]
 async def list_events(
     session: SessionDep,
     params: PageDep,
-    user_id: Annotated[int | None, Query(ge=1, description="Telegram id of the owner")] = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    user_id: Annotated[BigId | None, Query(description="Telegram id of the owner")] = None,
+    date_from: BusinessDate | None = None,
+    date_to: BusinessDate | None = None,
     search: Annotated[str | None, Query(max_length=100, description="part of name or details")] = None,
 ) -> Page[EventOut]:
     """Events by owner and date range (inclusive), in date and time order."""
@@ -76,7 +77,10 @@ async def delete_event(event: EventById, session: SessionDep) -> Response:
 
 @router.get("/statistics", response_model=Page[StatisticsOut])
 async def list_statistics(
-    session: SessionDep, params: PageDep, date_from: date | None = None, date_to: date | None = None
+    session: SessionDep,
+    params: PageDep,
+    date_from: BusinessDate | None = None,
+    date_to: BusinessDate | None = None,
 ) -> Page[StatisticsOut]:
     """The bot's daily counters, oldest day first."""
     service.check_range(date_from, date_to)
@@ -100,10 +104,10 @@ async def increment_statistics(
 async def list_appointments(
     session: SessionDep,
     params: PageDep,
-    tg_id: Annotated[int | None, Query(ge=1, description="organizer or participant")] = None,
+    tg_id: Annotated[BigId | None, Query(description="organizer or participant")] = None,
     status: AppointmentStatus | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: BusinessDate | None = None,
+    date_to: BusinessDate | None = None,
 ) -> Page[AppointmentOut]:
     service.check_range(date_from, date_to)
     appointments = AppointmentRepository(session)
@@ -159,8 +163,8 @@ async def busy_slots(
     tg_id: TelegramIdPath,
     session: SessionDep,
     settings: SettingsDep,
-    date_from: Annotated[date | None, Query(description="default: today")] = None,
-    date_to: Annotated[date | None, Query(description="inclusive; default: 30 days on")] = None,
+    date_from: Annotated[BusinessDate | None, Query(description="default: today")] = None,
+    date_to: Annotated[BusinessDate | None, Query(description="inclusive; default: 30 days on")] = None,
 ) -> BusySlots:
     """The person's pending and confirmed appointments (either role) overlapping the days."""
     first, last = service.period(date_from, date_to, settings)
@@ -173,8 +177,8 @@ async def busy_slots(
 async def is_free(
     tg_id: TelegramIdPath,
     session: SessionDep,
-    date: date,
-    time: time,
+    date: BusinessDate,
+    time: LocalTime,
     duration_minutes: Annotated[int, Query(ge=1, le=MAX_DURATION_MINUTES)] = DEFAULT_DURATION_MINUTES,
 ) -> FreeAnswer:
     """Whether the person has no pending or confirmed appointment overlapping this time."""

@@ -5,33 +5,33 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from sauda.calendar.models import DEFAULT_DURATION_MINUTES, MAX_DURATION_MINUTES, AppointmentStatus
+from sauda.schemas import WriteModel
+from sauda.types import BigId, BusinessDate, Line, LocalTime
 
 # Telegram user ids are positive 64-bit integers (they outgrew 32 bits long ago).
-TelegramId = Annotated[int, Field(ge=1, le=2**63 - 1, description="Telegram user id")]
+TelegramId = Annotated[BigId, Field(description="Telegram user id")]
 Details = Annotated[str, Field(max_length=4000)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 Duration = Annotated[int, Field(ge=1, le=MAX_DURATION_MINUTES, description="minutes")]
-
-
-class WriteModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 # --- events ---------------------------------------------------------------------------------
 
 
 class EventIn(WriteModel):
-    name: str = Field(min_length=1, max_length=255)
-    date: dt.date
-    time: dt.time
+    name: Line = Field(min_length=1, max_length=255)
+    date: BusinessDate
+    time: LocalTime
     details: Details = ""
     user_id: TelegramId
 
 
 class EventUpdate(WriteModel):
-    name: str | None = Field(default=None, min_length=1, max_length=255)
-    date: dt.date | None = None
-    time: dt.time | None = None
+    nullable = frozenset()
+
+    name: Line | None = Field(default=None, min_length=1, max_length=255)
+    date: BusinessDate | None = None
+    time: LocalTime | None = None
     details: Details | None = None
     user_id: TelegramId | None = None
 
@@ -42,7 +42,7 @@ class EventOut(BaseModel):
     id: int
     name: str
     date: dt.date
-    time: dt.time
+    time: LocalTime
     details: str
     user_id: int
 
@@ -74,9 +74,9 @@ class StatisticsOut(BaseModel):
 class AppointmentIn(WriteModel):
     organizer_tg_id: TelegramId
     participant_tg_id: TelegramId
-    event_id: int | None = Field(default=None, ge=1, description="an event of `events`, if any")
-    date: dt.date | None = Field(default=None, description="required unless `event_id` gives it")
-    time: dt.time | None = Field(default=None, description="required unless `event_id` gives it")
+    event_id: BigId | None = Field(default=None, description="an event of `events`, if any")
+    date: BusinessDate | None = Field(default=None, description="required unless `event_id` gives it")
+    time: LocalTime | None = Field(default=None, description="required unless `event_id` gives it")
     duration_minutes: Duration = DEFAULT_DURATION_MINUTES
     details: Details = ""
 
@@ -105,7 +105,7 @@ class AppointmentOut(BaseModel):
     organizer_tg_id: int
     participant_tg_id: int
     date: dt.date
-    time: dt.time
+    time: LocalTime
     duration_minutes: int
     details: str
     status: AppointmentStatus
@@ -116,7 +116,7 @@ class AppointmentOut(BaseModel):
 class BusySlot(BaseModel):
     appointment_id: int
     date: dt.date
-    time: dt.time
+    time: LocalTime
     duration_minutes: int
     starts_at: dt.datetime = Field(description="local time of the business timezone, no offset")
     ends_at: dt.datetime
@@ -134,7 +134,7 @@ class BusySlots(BaseModel):
 class FreeAnswer(BaseModel):
     tg_id: int
     date: dt.date
-    time: dt.time
+    time: LocalTime
     duration_minutes: int
     free: bool
     conflicts: list[BusySlot]

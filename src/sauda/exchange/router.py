@@ -4,7 +4,7 @@ upserts keyed by 1C references; and the clients 1C logs in with."""
 import uuid
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import any_
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -23,6 +23,7 @@ from sauda.exchange.onec import MEDIA_TYPE, OneCResponse, loads
 from sauda.exchange.schemas import AckIn, BatchOut, ExchangeClientIn, UpsertBody
 from sauda.exchange.upserts import upsert_items
 from sauda.pagination import Page, PageDep, make_page
+from sauda.types import Id
 
 M = TypeVar("M", bound=BaseModel)
 PREFIX = "/exchange"
@@ -64,9 +65,7 @@ def _client_out(client: IntegrationClient, secret: str | None = None) -> dict[st
     return out | {"secret": secret} if secret else out
 
 
-async def _exchange_client_in_scope(
-    client_id: Annotated[int, Path(ge=1)], session: SessionDep, scope: ScopeDep
-) -> IntegrationClient:
+async def _exchange_client_in_scope(client_id: Id, session: SessionDep, scope: ScopeDep) -> IntegrationClient:
     client = await IntegrationClientRepository(session, scope).get(client_id)
     if not client.has_scope(ClientScope.exchange):
         raise InvalidInput.for_field("client_id", "not an exchange client")

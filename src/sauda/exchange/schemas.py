@@ -1,14 +1,14 @@
 """What 1C sends (upserts, acknowledgements) and what the batch log shows."""
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from sauda.sales.models import PointKind
-from sauda.sales.schemas import PriceIn, QuantityIn
+from sauda.types import BusinessDate, BusinessDateTime, Id, Line, MoneyIn, QuantityIn
 
 
 class FromOneC(BaseModel):
@@ -22,36 +22,36 @@ class FromOneC(BaseModel):
 
 class ProductIn(FromOneC):
     sku: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    model: str = Field(default="", max_length=200)
-    release_date: date
+    name: Line = Field(min_length=1, max_length=200)
+    model: Line = Field(default="", max_length=200)
+    release_date: BusinessDate
 
 
 class CustomerIn(FromOneC):
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     phone: str | None = Field(default=None, max_length=32)
     email: EmailStr | None = None
 
 
 class PointIn(FromOneC):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$")
-    name: str = Field(min_length=1, max_length=200)
-    city: str = Field(default="", max_length=100)
-    address: str = Field(default="", max_length=300)
+    name: Line = Field(min_length=1, max_length=200)
+    city: Line = Field(default="", max_length=100)
+    address: Line = Field(default="", max_length=300)
     kind: PointKind = PointKind.store
     is_active: bool = True
 
 
 class SaleIn(FromOneC):
     point_external_id: uuid.UUID | None = None
-    point_code: str | None = None
+    point_code: str | None = Field(default=None, max_length=64)
     product_external_id: uuid.UUID | None = None
-    product_sku: str | None = None
+    product_sku: str | None = Field(default=None, max_length=64)
     customer_external_id: uuid.UUID | None = None
-    quantity: Decimal = QuantityIn
-    unit_price: Decimal = PriceIn
-    discount: Decimal = Field(default=Decimal("0.00"), ge=0, max_digits=14, decimal_places=2)
-    sold_at: datetime = Field(description="YYYY-MM-DDThh:mm:ss in business time")
+    quantity: QuantityIn
+    unit_price: MoneyIn
+    discount: MoneyIn = Decimal("0.00")
+    sold_at: BusinessDateTime = Field(description="YYYY-MM-DDThh:mm:ss in business time")
 
 
 class UpsertBody(BaseModel):
@@ -67,9 +67,9 @@ class AckIn(BaseModel):
 class ExchangeClientIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     login: str = Field(pattern=r"^[a-z0-9._-]{3,64}$", description="the HTTP Basic user name (ASCII)")
-    company_id: int | None = Field(default=None, description="admins: the client's company")
+    company_id: Id | None = Field(default=None, description="admins: the client's company")
     all_companies: bool = Field(default=False, description="admins only: the client sees every company")
 
 

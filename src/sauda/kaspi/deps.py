@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 
 from sauda.auth.deps import RedisDep, ScopeDep, SettingsDep
 from sauda.db import SessionDep
@@ -8,6 +8,7 @@ from sauda.kaspi.browser_login import BrowserProvider, LaunchChromium
 from sauda.kaspi.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiOffer, KaspiStore
 from sauda.kaspi.repository import OfferRepository, StoreRepository
+from sauda.types import Id
 
 
 def get_gateway(request: Request, settings: SettingsDep, redis: RedisDep) -> KaspiGateway:
@@ -16,15 +17,11 @@ def get_gateway(request: Request, settings: SettingsDep, redis: RedisDep) -> Kas
     return KaspiGateway(settings, redis, browser)
 
 
-async def store_in_scope(
-    store_id: Annotated[int, Path(ge=1)], session: SessionDep, scope: ScopeDep
-) -> KaspiStore:
+async def store_in_scope(store_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiStore:
     return await StoreRepository(session, scope).get(store_id)
 
 
-async def offer_in_scope(
-    offer_id: Annotated[int, Path(ge=1)], session: SessionDep, scope: ScopeDep
-) -> KaspiOffer:
+async def offer_in_scope(offer_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiOffer:
     return await OfferRepository(session, scope).get(offer_id)
 
 

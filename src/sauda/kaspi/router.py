@@ -1,5 +1,4 @@
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
@@ -44,11 +43,10 @@ from sauda.kaspi.schemas import (
     StoreOut,
     StoreUpdate,
 )
-from sauda.network.schemas import JobStarted
 from sauda.pagination import Page, PageDep, make_page, paginate
+from sauda.schemas import JobStarted
+from sauda.types import Id, MoneyIn
 from sauda.worker import enqueue_after_commit, start_job
-
-router = APIRouter(prefix="/kaspi", tags=["kaspi"])
 
 KASPI_ERRORS: dict[int | str, dict[str, str]] = {
     400: {"description": "kaspi_wrong_credentials, kaspi_code_invalid"},
@@ -57,6 +55,9 @@ KASPI_ERRORS: dict[int | str, dict[str, str]] = {
     502: {"description": "kaspi_unavailable: Kaspi timed out or failed"},
     503: {"description": "kaspi_blocked: Kaspi's bot protection refused us"},
 }
+
+# Any Kaspi route may meet Kaspi itself failing, a ban or a login the store needs first.
+router = APIRouter(prefix="/kaspi", tags=["kaspi"], responses=KASPI_ERRORS)
 
 
 def _login_out(result: service.LoginResult, store: KaspiStore) -> LoginOut:
@@ -75,7 +76,7 @@ async def list_stores(
     session: SessionDep,
     scope: ScopeDep,
     params: PageDep,
-    company_id: int | None = None,
+    company_id: Id | None = None,
     status: StoreStatus | None = None,
 ) -> Page[StoreOut]:
     """Kaspi stores of your company (admins: all), with their session status."""
@@ -179,14 +180,14 @@ async def list_offers(
     session: SessionDep,
     scope: ScopeDep,
     params: PageDep,
-    store_id: int | None = None,
+    store_id: Id | None = None,
     state: OfferState | None = None,
     search: Annotated[str | None, Query(max_length=100, description="title or SKU")] = None,
     master_sku: str | None = None,
-    product_id: int | None = None,
+    product_id: Id | None = None,
     linked: Annotated[bool | None, Query(description="linked to one of your products by SKU")] = None,
-    min_price: Annotated[Decimal | None, Query(ge=0)] = None,
-    max_price: Annotated[Decimal | None, Query(ge=0)] = None,
+    min_price: MoneyIn | None = None,
+    max_price: MoneyIn | None = None,
     ordering: OfferOrdering = OfferOrdering.title_asc,
 ) -> Page[OfferOut]:
     filters = OfferFilters(store_id, state, search, master_sku, product_id, linked, min_price, max_price)
@@ -238,7 +239,7 @@ async def product_offers(
     settings: SettingsDep,
     gateway: GatewayDep,
     city_id: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
-    store_id: int | None = None,
+    store_id: Id | None = None,
 ) -> CompetitorsOut:
     """Competitors: every other merchant's offer of the product in the city, cheapest first
     (your own stores left out)."""
@@ -298,7 +299,7 @@ async def price_history(offer: ScopedOffer, session: SessionDep, params: PageDep
 # --- proxies --------------------------------------------------------------------------------------
 
 
-async def _proxy(proxy_id: int, session: SessionDep, scope: ScopeDep) -> KaspiProxy:
+async def _proxy(proxy_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiProxy:
     return await ProxyRepository(session, scope).get(proxy_id)
 
 
@@ -311,7 +312,7 @@ def _encrypt(gateway: KaspiGateway) -> Callable[[str], str]:
 
 @router.get("/proxies", response_model=list[ProxyOut])
 async def list_proxies(
-    session: SessionDep, scope: ScopeDep, gateway: GatewayDep, company_id: int | None = None
+    session: SessionDep, scope: ScopeDep, gateway: GatewayDep, company_id: Id | None = None
 ) -> list[ProxyOut]:
     """Proxies for storefront lookups with their health: successes, failures, the last error and
     how long a benched one still rests. Global proxies (no company) are shown to admins."""
@@ -356,7 +357,7 @@ async def delete_proxy(proxy: ScopedProxy, session: SessionDep) -> Response:
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-async def _preorder(preorder_id: int, session: SessionDep, scope: ScopeDep) -> KaspiPreorder:
+async def _preorder(preorder_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiPreorder:
     return await preorders.PreorderRepository(session, scope).get(preorder_id)
 
 
@@ -368,7 +369,7 @@ async def list_preorders(
     session: SessionDep,
     scope: ScopeDep,
     params: PageDep,
-    store_id: int | None = None,
+    store_id: Id | None = None,
     status: PreorderStatus | None = None,
 ) -> Page[PreorderOut]:
     """Preorders with their status: pending (uploading / waiting for Kaspi), active, failed (reason)."""
@@ -388,7 +389,7 @@ async def set_preorder(data: PreorderIn, session: SessionDep, scope: ScopeDep) -
 
 @router.post("/preorders/upload", response_model=JobStarted, status_code=202)
 async def upload_preorders(
-    store_id: int, session: SessionDep, scope: ScopeDep, user: CurrentUser
+    store_id: Id, session: SessionDep, scope: ScopeDep, user: CurrentUser
 ) -> JobStarted:
     """Upload and confirm the store's pending preorders now; poll `/api/v1/jobs/{job_id}`."""
     store = await StoreRepository(session, scope).get(store_id)
@@ -397,7 +398,7 @@ async def upload_preorders(
 
 
 @router.get("/preorders/export", response_class=Response, responses={200: {"content": {XLSX: {}}}})
-async def export_preorders(store_id: int, session: SessionDep, scope: ScopeDep) -> Response:
+async def export_preorders(store_id: Id, session: SessionDep, scope: ScopeDep) -> Response:
     """The store's preorders in Kaspi's price-list template
     (`SKU | model | brand | price | PP1..PP5 | preorder`)."""
     store = await StoreRepository(session, scope).get(store_id)
@@ -408,7 +409,7 @@ async def export_preorders(store_id: int, session: SessionDep, scope: ScopeDep) 
 
 @router.post("/preorders/import", response_model=PreorderImportOut)
 async def import_preorders(
-    store_id: int,
+    store_id: Id,
     session: SessionDep,
     scope: ScopeDep,
     file: Annotated[UploadFile, File(description="Kaspi's price-list template, .xlsx")],

@@ -1,16 +1,42 @@
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from sauda.kaspi.login import phone_mask
 from sauda.kaspi.models import DemperStrategy, OfferState, PreorderStatus, PriceAction, StoreStatus
 from sauda.money import Money
-from sauda.network.schemas import WriteModel
+from sauda.schemas import WriteModel
+from sauda.types import Id, Line, LocalTime
 
 CityId = Field(pattern=r"^\d{9}$", description="Kaspi city id, 9 digits (Almaty 750000000)")
 LoginMode = Literal["auto", "browser", "json"]
+# The shown label (scheme://host:port) lives in a String(200) column.
+MAX_PROXY_HOST = 150
+
+
+def _proxy_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # a non-numeric or out-of-range port raises here
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be http(s)://[user:pass@]host[:port]")
+    if len(parts.hostname) > MAX_PROXY_HOST:
+        raise ValueError(f"host name is longer than {MAX_PROXY_HOST} characters")
+    if port == 0:
+        raise ValueError("port must be between 1 and 65535")
+    return value
+
+
+ProxyUrl = Annotated[
+    Line,
+    Field(max_length=500, description="http://user:pass@host:port"),
+    AfterValidator(_proxy_url),
+]
 
 STORE_READ_ONLY = {
     "id": "it is assigned by the server",
@@ -27,8 +53,8 @@ def _phone(value: str | None) -> str | None:
 class StoreCreate(WriteModel):
     read_only = STORE_READ_ONLY
 
-    name: str = Field(min_length=1, max_length=200)
-    company_id: int | None = Field(
+    name: Line = Field(min_length=1, max_length=200)
+    company_id: Id | None = Field(
         default=None, description="required for admins; employees always add to their own company"
     )
     login_email: EmailStr | None = None
@@ -41,8 +67,9 @@ class StoreCreate(WriteModel):
 
 class StoreUpdate(WriteModel):
     read_only = STORE_READ_ONLY | {"company_id": "a store stays with its company"}
+    nullable = frozenset({"login_email", "login_phone"})
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
     login_email: EmailStr | None = None
     login_phone: str | None = None
     city_id: str | None = Field(default=None, pattern=r"^\d{9}$")
@@ -180,7 +207,7 @@ class PricePushOut(BaseModel):
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    offer_ids: list[int] = Field(min_length=1, max_length=2000)
+    offer_ids: list[Id] = Field(min_length=1, max_length=2000)
 
 
 class BatchOut(BaseModel):
@@ -210,10 +237,10 @@ class CompetitorsOut(BaseModel):
 # --- demper -------------------------------------------------------------------------------------
 
 
-class OfferDemperIn(BaseModel):
+class OfferDemperIn(WriteModel):
     """Demper settings of an offer (whole tenge). Enabling needs a floor."""
 
-    model_config = ConfigDict(extra="forbid")
+    nullable = frozenset({"floor", "ceiling", "step"})
 
     enabled: bool | None = None
     floor: int | None = Field(default=None, gt=0, le=100_000_000, description="never go below")
@@ -231,7 +258,9 @@ class OfferDemperIn(BaseModel):
 
 
 class BulkDemperIn(OfferDemperIn):
-    offer_ids: list[int] = Field(min_length=1, max_length=10_000)
+    nullable = OfferDemperIn.nullable | {"enabled"}
+
+    offer_ids: list[Id] = Field(min_length=1, max_length=10_000)
     enabled: bool | None = Field(default=None, description="true: enable, false: disable demping")
 
 
@@ -240,14 +269,16 @@ class BulkDemperOut(BaseModel):
     enabled: bool | None
 
 
-class StoreDemperIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StoreDemperIn(WriteModel):
+    nullable = frozenset({"hours_from", "hours_to"})
 
     interval_minutes: int | None = Field(default=None, ge=1, le=1440)
     step: int | None = Field(default=None, ge=1, le=1_000_000)
-    hours_from: time | None = Field(default=None, description="working hours, business timezone")
-    hours_to: time | None = None
-    excluded_merchants: list[str] | None = Field(default=None, max_length=500)
+    hours_from: LocalTime | None = Field(default=None, description="working hours, business timezone")
+    hours_to: LocalTime | None = None
+    excluded_merchants: list[Annotated[Line, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=500
+    )
     raise_when_alone: bool | None = None
     dry_run: bool | None = Field(default=None, description="record decisions without pushing them")
 
@@ -296,7 +327,7 @@ class PriceHistoryOut(BaseModel):
 class PreorderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    offer_id: int
+    offer_id: Id
     days: int = Field(ge=0, le=30, description="days until the item reaches the point; 0 = in stock")
     points: list[str] = Field(
         default_factory=list, max_length=20, description='pickup points ("PP1"); empty = every point'
@@ -342,15 +373,15 @@ class PreorderImportOut(BaseModel):
 class ProxyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(pattern=r"^https?://", max_length=500, description="http://user:pass@host:port")
-    company_id: int | None = Field(default=None, description="null = global (admins only)")
+    url: ProxyUrl
+    company_id: Id | None = Field(default=None, description="null = global (admins only)")
     enabled: bool = True
 
 
 class ProxyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
+    url: ProxyUrl | None = None
     enabled: bool | None = None
 
 

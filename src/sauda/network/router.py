@@ -18,12 +18,13 @@ from sauda.network.schemas import (
     CompanyOut,
     CompanyUpdate,
     DebtEntryOut,
-    JobStarted,
     ProductCreate,
     ProductOut,
     ProductUpdate,
 )
 from sauda.pagination import Page, PageDep, make_page, paginate
+from sauda.schemas import JobStarted
+from sauda.types import Id
 from sauda.worker import start_job
 
 router = APIRouter(tags=["network"])
@@ -38,7 +39,7 @@ async def list_companies(
     city: str | None = None,
     kind: CompanyKind | None = None,
     level: Annotated[int | None, Query(ge=0, le=4)] = None,
-    supplier_id: int | None = None,
+    supplier_id: Id | None = None,
     search: Annotated[str | None, Query(max_length=100, description="part of the name")] = None,
     ordering: CompanyOrdering = CompanyOrdering.name,
 ) -> Page[CompanyOut]:
@@ -145,7 +146,7 @@ async def list_products(
     session: SessionDep,
     scope: ScopeDep,
     params: PageDep,
-    company_id: int | None = None,
+    company_id: Id | None = None,
     search: Annotated[str | None, Query(max_length=100, description="name, model or SKU")] = None,
 ) -> Page[ProductOut]:
     products = ProductRepository(session, scope)

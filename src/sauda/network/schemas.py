@@ -1,31 +1,12 @@
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from sauda.money import Money
 from sauda.network.models import CompanyKind, DebtReason
-
-
-class WriteModel(BaseModel):
-    """Input model: unknown fields are refused, read-only ones with a message that says why."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    read_only: ClassVar[dict[str, str]] = {}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_read_only(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for field, why in cls.read_only.items():
-                if field in data:
-                    raise PydanticCustomError(
-                        "read_only", "{field} is read-only: {why}", {"field": field, "why": why}
-                    )
-        return data
-
+from sauda.schemas import WriteModel
+from sauda.types import BusinessDate, Id, Line
 
 COMPANY_READ_ONLY = {
     "debt": "it changes only through scheduled adjustments and clear-debt",
@@ -40,27 +21,28 @@ Name = Field(min_length=1, max_length=200)
 class CompanyCreate(WriteModel):
     read_only = COMPANY_READ_ONLY
 
-    name: str = Name
+    name: Line = Name
     kind: CompanyKind
     email: EmailStr
-    country: str = Field(min_length=1, max_length=100)
-    city: str = Field(min_length=1, max_length=100)
-    street: str = Field(min_length=1, max_length=200)
-    house_number: str = Field(min_length=1, max_length=20)
-    supplier_id: int | None = None
+    country: Line = Field(min_length=1, max_length=100)
+    city: Line = Field(min_length=1, max_length=100)
+    street: Line = Field(min_length=1, max_length=200)
+    house_number: Line = Field(min_length=1, max_length=20)
+    supplier_id: Id | None = None
 
 
 class CompanyUpdate(WriteModel):
     read_only = COMPANY_READ_ONLY
+    nullable = frozenset({"supplier_id"})
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
     kind: CompanyKind | None = None
     email: EmailStr | None = None
-    country: str | None = Field(default=None, min_length=1, max_length=100)
-    city: str | None = Field(default=None, min_length=1, max_length=100)
-    street: str | None = Field(default=None, min_length=1, max_length=200)
-    house_number: str | None = Field(default=None, min_length=1, max_length=20)
-    supplier_id: int | None = None
+    country: Line | None = Field(default=None, min_length=1, max_length=100)
+    city: Line | None = Field(default=None, min_length=1, max_length=100)
+    street: Line | None = Field(default=None, min_length=1, max_length=200)
+    house_number: Line | None = Field(default=None, min_length=1, max_length=20)
+    supplier_id: Id | None = None
 
 
 class CompanyOut(BaseModel):
@@ -93,28 +75,28 @@ class CompanyOrdering(StrEnum):
     city_desc = "-city"
 
 
-class ProductCreate(WriteModel):
-    read_only = {"id": "it is assigned by the server", "created_at": "it is set on creation"}
+PRODUCT_SERVER_SET = {"id": "it is assigned by the server", "created_at": "it is set on creation"}
 
-    name: str = Name
-    model: str = Field(min_length=1, max_length=200)
-    release_date: date
+
+class ProductCreate(WriteModel):
+    read_only = PRODUCT_SERVER_SET
+
+    name: Line = Name
+    model: Line = Field(min_length=1, max_length=200)
+    release_date: BusinessDate
     sku: str = Field(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$")
-    company_id: int | None = Field(
+    company_id: Id | None = Field(
         default=None, description="required for admins; employees always add to their own company"
     )
 
 
 class ProductUpdate(WriteModel):
-    read_only = {
-        "id": "it is assigned by the server",
-        "created_at": "it is set on creation",
-        "company_id": "a product stays with its company",
-    }
+    read_only = PRODUCT_SERVER_SET | {"company_id": "a product stays with its company"}
+    nullable = frozenset()
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    model: str | None = Field(default=None, min_length=1, max_length=200)
-    release_date: date | None = None
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
+    model: Line | None = Field(default=None, min_length=1, max_length=200)
+    release_date: BusinessDate | None = None
     sku: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.\-/]+$")
 
 
@@ -145,15 +127,10 @@ class DebtEntryOut(BaseModel):
 class ClearDebtIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    company_ids: list[int] = Field(min_length=1, max_length=10_000)
+    company_ids: list[Id] = Field(min_length=1, max_length=10_000)
 
 
 class ClearDebtOut(BaseModel):
     status: str = Field(description="done (cleared in the request) or queued (poll the job)")
     cleared: int | None = Field(default=None, description="companies whose debt was cleared")
     job_id: str | None = None
-
-
-class JobStarted(BaseModel):
-    job_id: str
-    status: str = "queued"

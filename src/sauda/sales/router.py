@@ -1,6 +1,4 @@
 import uuid
-from datetime import date
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
@@ -42,6 +40,7 @@ from sauda.sales.schemas import (
     SaleUpdate,
     TopProductsOut,
 )
+from sauda.types import BusinessDate, Id, MoneyIn
 
 router = APIRouter(tags=["sales"])
 
@@ -56,7 +55,7 @@ async def list_points(
     session: SessionDep,
     scope: ScopeDep,
     params: PageDep,
-    company_id: int | None = None,
+    company_id: Id | None = None,
     city: str | None = None,
     kind: PointKind | None = None,
     is_active: bool | None = None,
@@ -105,7 +104,7 @@ async def list_customers(
     session: SessionDep,
     scope: ScopeDep,
     params: PageDep,
-    company_id: int | None = None,
+    company_id: Id | None = None,
     search: Annotated[
         str | None, Query(max_length=100, description="name, phone, email or external id")
     ] = None,
@@ -147,14 +146,18 @@ async def delete_customer(customer: ScopedCustomer, session: SessionDep, scope: 
 
 
 def sale_filters(
-    company_id: int | None = None,
-    date_from: Annotated[date | None, Query(description="first day (business timezone), inclusive")] = None,
-    date_to: Annotated[date | None, Query(description="last day (business timezone), inclusive")] = None,
-    point_id: int | None = None,
-    product_id: int | None = None,
-    customer_id: int | None = None,
-    total_min: Annotated[Decimal | None, Query(ge=0)] = None,
-    total_max: Annotated[Decimal | None, Query(ge=0)] = None,
+    company_id: Id | None = None,
+    date_from: Annotated[
+        BusinessDate | None, Query(description="first day (business timezone), inclusive")
+    ] = None,
+    date_to: Annotated[
+        BusinessDate | None, Query(description="last day (business timezone), inclusive")
+    ] = None,
+    point_id: Id | None = None,
+    product_id: Id | None = None,
+    customer_id: Id | None = None,
+    total_min: MoneyIn | None = None,
+    total_max: MoneyIn | None = None,
     search: Annotated[
         str | None, Query(max_length=100, description="external id, product name or SKU, customer name")
     ] = None,
@@ -194,13 +197,13 @@ async def sales_metrics(
     session: SessionDep,
     scope: ScopeDep,
     tz: BusinessTz,
-    date_from: date,
-    date_to: date,
+    date_from: BusinessDate,
+    date_to: BusinessDate,
     granularity: Granularity = Granularity.day,
     group_by: GroupBy | None = None,
-    company_id: int | None = None,
-    point_id: int | None = None,
-    product_id: int | None = None,
+    company_id: Id | None = None,
+    point_id: Id | None = None,
+    product_id: Id | None = None,
     groups_limit: Annotated[int, Query(ge=1, le=1000, description="groups with the highest revenue")] = 100,
 ) -> MetricsOut:
     """Revenue, number of sales, quantity and average ticket per day, week (from Monday) or month
@@ -215,12 +218,12 @@ async def top_products(
     session: SessionDep,
     scope: ScopeDep,
     tz: BusinessTz,
-    date_from: date,
-    date_to: date,
+    date_from: BusinessDate,
+    date_to: BusinessDate,
     by: Literal["revenue", "sales", "quantity"] = "revenue",
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    company_id: int | None = None,
-    point_id: int | None = None,
+    company_id: Id | None = None,
+    point_id: Id | None = None,
 ) -> TopProductsOut:
     """The best-selling products of the period, with each one's revenue in the previous period."""
     q = MetricsQuery(date_from, date_to, "day", None, company_id, point_id, None)
@@ -286,7 +289,7 @@ async def import_sales(
 
 @router.get("/sales/imports", response_model=Page[ImportOut])
 async def list_imports(
-    session: SessionDep, scope: ScopeDep, params: PageDep, company_id: int | None = None
+    session: SessionDep, scope: ScopeDep, params: PageDep, company_id: Id | None = None
 ) -> Page[ImportOut]:
     imports = ImportRepository(session, scope)
     rows, total = await imports.paginate(imports.recent(company_id), params)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, PlainSerializer
 
 from sauda.money import Money
-from sauda.network.schemas import WriteModel
 from sauda.sales.models import ImportFormat, ImportStatus, PointKind
+from sauda.schemas import WriteModel
+from sauda.types import BusinessDateTime, Id, Line, MoneyIn, QuantityIn
 
 # Quantities may be fractional (kilograms, metres): three decimals, a plain JSON number.
 Quantity = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
@@ -22,21 +23,22 @@ class PointCreate(WriteModel):
     read_only = SERVER_SET
 
     code: str = Code
-    name: str = Field(min_length=1, max_length=200)
-    city: str = Field(default="", max_length=100)
-    address: str = Field(default="", max_length=300)
+    name: Line = Field(min_length=1, max_length=200)
+    city: Line = Field(default="", max_length=100)
+    address: Line = Field(default="", max_length=300)
     kind: PointKind = PointKind.store
     is_active: bool = True
-    company_id: int | None = Field(default=None, description="required for admins")
+    company_id: Id | None = Field(default=None, description="required for admins")
 
 
 class PointUpdate(WriteModel):
     read_only = OWNED_READ_ONLY
+    nullable = frozenset()
 
     code: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[\w.\-/]+$")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    city: str | None = Field(default=None, max_length=100)
-    address: str | None = Field(default=None, max_length=300)
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
+    city: Line | None = Field(default=None, max_length=100)
+    address: Line | None = Field(default=None, max_length=300)
     kind: PointKind | None = None
     is_active: bool | None = None
 
@@ -58,20 +60,21 @@ class PointOut(BaseModel):
 class CustomerCreate(WriteModel):
     read_only = SERVER_SET
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[\d\s()\-]{5,32}$")
     email: EmailStr | None = None
-    external_id: str | None = Field(default=None, min_length=1, max_length=100)
-    company_id: int | None = Field(default=None, description="required for admins")
+    external_id: Line | None = Field(default=None, min_length=1, max_length=100)
+    company_id: Id | None = Field(default=None, description="required for admins")
 
 
 class CustomerUpdate(WriteModel):
     read_only = OWNED_READ_ONLY
+    nullable = frozenset({"phone", "email", "external_id"})
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
     phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[\d\s()\-]{5,32}$")
     email: EmailStr | None = None
-    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+    external_id: Line | None = Field(default=None, min_length=1, max_length=100)
 
 
 class CustomerOut(BaseModel):
@@ -86,38 +89,35 @@ class CustomerOut(BaseModel):
     created_at: datetime
 
 
-QuantityIn = Field(gt=0, max_digits=12, decimal_places=3)
-PriceIn = Field(ge=0, max_digits=14, decimal_places=2)
-
-
 class SaleCreate(WriteModel):
     read_only = SERVER_SET | {"company_id": "it is the company of the point"}
 
-    point_id: int
-    product_id: int
-    customer_id: int | None = None
-    quantity: Decimal = QuantityIn
-    unit_price: Decimal = PriceIn
-    discount: Decimal = Field(default=Decimal("0.00"), ge=0, max_digits=14, decimal_places=2)
-    total: Decimal | None = Field(
+    point_id: Id
+    product_id: Id
+    customer_id: Id | None = None
+    quantity: QuantityIn
+    unit_price: MoneyIn
+    discount: MoneyIn = Decimal("0.00")
+    total: MoneyIn | None = Field(
         default=None, description="optional; computed by the server, a different value is a 422"
     )
-    sold_at: datetime = Field(description="without an offset it is business time (Asia/Almaty)")
-    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+    sold_at: BusinessDateTime = Field(description="without an offset it is business time (Asia/Almaty)")
+    external_id: Line | None = Field(default=None, min_length=1, max_length=100)
 
 
 class SaleUpdate(WriteModel):
     read_only = SaleCreate.read_only
+    nullable = frozenset({"customer_id", "external_id", "total"})
 
-    point_id: int | None = None
-    product_id: int | None = None
-    customer_id: int | None = None
-    quantity: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=3)
-    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
-    discount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
-    total: Decimal | None = None
-    sold_at: datetime | None = None
-    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+    point_id: Id | None = None
+    product_id: Id | None = None
+    customer_id: Id | None = None
+    quantity: QuantityIn | None = None
+    unit_price: MoneyIn | None = None
+    discount: MoneyIn | None = None
+    total: MoneyIn | None = None
+    sold_at: BusinessDateTime | None = None
+    external_id: Line | None = Field(default=None, min_length=1, max_length=100)
 
 
 class SaleOut(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import User
 from sauda.errors import Conflict, InvalidInput
-from sauda.money import KOPECK, to_money
+from sauda.money import KOPECK, MONEY_MAX, money_fits, to_money
 from sauda.network.models import Product
 from sauda.network.repository import CompanyRepository, ProductRepository
 from sauda.sales.models import Customer, Point, Sale
@@ -163,6 +163,10 @@ def _check_total(quantity: Decimal, unit_price: Decimal, discount: Decimal, sent
     if discount > gross:
         raise InvalidInput.for_field("discount", f"is larger than quantity × unit price ({gross})")
     total = sale_total(quantity, unit_price, discount)
+    if not money_fits(total):
+        raise InvalidInput.for_field(
+            "total", f"quantity × unit price − discount = {total} is beyond {MONEY_MAX}"
+        )
     if sent is not None and to_money(sent) != total:
         raise InvalidInput.for_field("total", f"must be quantity × unit price − discount = {total}")
     return total
