@@ -5,6 +5,7 @@ Every response error has the shape `{"error": code, "detail": message}`, plus `f
 """
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +14,6 @@ from fastapi.responses import JSONResponse as _JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -181,14 +181,25 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> str:
+    """Every method the documented paths matching this URL take (a path has several routes)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    for pattern, verbs in _path_methods(request.app):
+        if pattern.fullmatch(request.url.path):
+            methods |= verbs
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))
+
+
+def _path_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
+    cached: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "path_methods", None)
+    if cached is None:
+        cached = [
+            (re.compile(re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path))), {m.upper() for m in ops})
+            for path, ops in app.openapi().get("paths", {}).items()
+        ]
+        app.state.path_methods = cached
+    return cached
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -15,6 +15,7 @@ from sauda.errors import ErrorOut, FieldError
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
+FASTAPI_DEFAULT_DESCRIPTIONS = {None, "", "Additional Response", "Validation Error", "Unsuccessful Response"}
 DEFAULT_DESCRIPTIONS = {
     401: "`not_authenticated`: no or an invalid token / client secret",
     403: "`permission_denied`: the caller may not do this",
@@ -40,11 +41,21 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[in
     return statuses
 
 
+def _only_refs(operation: dict[str, Any]) -> None:
+    # A custom response class makes FastAPI add `"type": "string"` beside a model's `$ref`.
+    for response in operation.get("responses", {}).values():
+        for media in response.get("content", {}).values():
+            schema = media.get("schema", {})
+            if "$ref" in schema:
+                media["schema"] = {"$ref": schema["$ref"]}
+
+
 def _declare_errors(path: str, method: str, operation: dict[str, Any]) -> None:
+    _only_refs(operation)
     responses = operation.setdefault("responses", {})
     for status in sorted(_error_statuses(path, method, operation)):
         entry = responses.setdefault(str(status), {})
-        if "HTTPValidationError" in str(entry.get("content")) or not entry.get("description"):
+        if entry.get("description") in FASTAPI_DEFAULT_DESCRIPTIONS:
             entry["description"] = DEFAULT_DESCRIPTIONS.get(status, "error")
         entry["content"] = {"application/json": {"schema": ERROR_REF}}
 

@@ -27,10 +27,33 @@ Id = Annotated[int, Ge(1), Le(INT32_MAX)]
 # Keys of BIGINT columns (sales, debt entries, appointments) and Telegram user ids.
 BigId = Annotated[int, Ge(1), Le(INT64_MAX)]
 
-MoneyIn = Annotated[Decimal, Field(ge=0, le=MONEY_MAX, decimal_places=2, allow_inf_nan=False)]
+
+def _decimal_schema(maximum: Decimal, places: int, digits: int, exclusive_zero: bool) -> WithJsonSchema:
+    """A plain number, or the same as a string (1C and spreadsheets send both)."""
+    bound = {"exclusiveMinimum": 0} if exclusive_zero else {"minimum": 0}
+    pattern = rf"^\d{{1,{digits}}}(\.\d{{1,{places}}})?$"
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", **bound, "maximum": float(maximum)},
+                {"type": "string", "pattern": pattern},
+            ]
+        }
+    )
+
+
+MoneyIn = Annotated[
+    Decimal,
+    Field(ge=0, le=MONEY_MAX, decimal_places=2, allow_inf_nan=False),
+    _decimal_schema(MONEY_MAX, 2, 12, exclusive_zero=False),
+]
 # Numeric(12, 3): quantities may be fractional (kilograms, metres).
 QUANTITY_MAX = Decimal("999999999.999")
-QuantityIn = Annotated[Decimal, Field(gt=0, le=QUANTITY_MAX, decimal_places=3, allow_inf_nan=False)]
+QuantityIn = Annotated[
+    Decimal,
+    Field(gt=0, le=QUANTITY_MAX, decimal_places=3, allow_inf_nan=False),
+    _decimal_schema(QUANTITY_MAX, 3, 9, exclusive_zero=True),
+]
 
 BUSINESS_DATE_MIN = date(2000, 1, 1)
 BUSINESS_DATE_MAX = date(2099, 12, 31)

@@ -35,7 +35,7 @@ async def register(data: RegisterIn, session: SessionDep, settings: SettingsDep)
     return UserOut.model_validate(user)
 
 
-@router.post("/token", response_model=TokenPair)
+@router.post("/token", response_model=TokenPair, responses={401: {}, 429: {}})
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
@@ -54,13 +54,13 @@ async def token(
     return await service.issue_tokens(session, settings, user)
 
 
-@router.post("/refresh", response_model=TokenPair)
+@router.post("/refresh", response_model=TokenPair, responses={401: {}})
 async def refresh(data: RefreshIn, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Exchange a refresh token for a new pair; the old refresh token stops working."""
     return await service.rotate_refresh_token(session, settings, data.refresh_token)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses={401: {}})
 async def logout(data: RefreshIn, session: SessionDep, settings: SettingsDep) -> Response:
     """Revoke the refresh token (and every token rotated from the same login)."""
     await service.revoke_refresh_token(session, settings, data.refresh_token)

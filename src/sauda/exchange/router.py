@@ -20,7 +20,16 @@ from sauda.exchange import service
 from sauda.exchange.deps import ExchangeClient
 from sauda.exchange.models import Batch, Entity
 from sauda.exchange.onec import MEDIA_TYPE, OneCResponse, loads
-from sauda.exchange.schemas import AckIn, BatchOut, ExchangeClientIn, UpsertBody
+from sauda.exchange.schemas import (
+    AckIn,
+    AckOut,
+    BatchOut,
+    ChangesBatchOut,
+    ExchangeClientIn,
+    FeedPageOut,
+    UpsertBody,
+    UpsertOut,
+)
 from sauda.exchange.upserts import upsert_items
 from sauda.pagination import Page, PageDep, make_page
 from sauda.types import Id
@@ -30,7 +39,14 @@ PREFIX = "/exchange"
 router = APIRouter(prefix=PREFIX, tags=["exchange (1C)"])
 
 Limit = Annotated[int, Query(ge=1, le=5000, description="items per page or batch")]
-ONEC_JSON: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {}}}}
+
+
+def onec_json(model: type[BaseModel] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The 200 answer in 1C's media type, with the shape `model` documents (1C reads it as is)."""
+    answer: dict[str, Any] = {"content": {MEDIA_TYPE: {}}}
+    if model is not None:
+        answer["model"] = model
+    return {200: answer}
 
 
 class NoTrailingSlash:
@@ -136,7 +152,7 @@ async def list_batches(
     return make_page(items, total, params)
 
 
-@router.get("/batches/{batch_id}.json", response_class=OneCResponse, responses=ONEC_JSON)
+@router.get("/batches/{batch_id}.json", response_class=OneCResponse, responses=onec_json())
 async def batch_file(
     batch_id: uuid.UUID, client: ExchangeClient, session: SessionDep, settings: SettingsDep
 ) -> OneCResponse:
@@ -146,21 +162,21 @@ async def batch_file(
     return OneCResponse(batch.payload, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.get("/{entity}", response_class=OneCResponse, responses=ONEC_JSON)
+@router.get("/{entity}", response_class=OneCResponse, responses=onec_json(FeedPageOut))
 async def full_feed(
     entity: Entity,
     client: ExchangeClient,
     session: SessionDep,
     settings: SettingsDep,
     limit: Limit = 1000,
-    after: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    after: Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")] = None,
 ) -> OneCResponse:
     """Every record in key order, a page at a time: `{"entity", "items", "has_more", "next_cursor"}`."""
     page = await service.full_page(session, client, entity, after=after, limit=limit, tz=settings.tz)
     return OneCResponse(page)
 
 
-@router.get("/{entity}/changes", response_class=OneCResponse, responses=ONEC_JSON)
+@router.get("/{entity}/changes", response_class=OneCResponse, responses=onec_json(ChangesBatchOut))
 async def changes(
     entity: Entity, client: ExchangeClient, session: SessionDep, settings: SettingsDep, limit: Limit = 1000
 ) -> OneCResponse:
@@ -169,7 +185,7 @@ async def changes(
     return OneCResponse(await service.next_batch(session, client, entity, limit=limit, tz=settings.tz))
 
 
-@router.post("/{entity}/ack", response_class=OneCResponse, responses=ONEC_JSON)
+@router.post("/{entity}/ack", response_class=OneCResponse, responses=onec_json(AckOut))
 async def acknowledge(
     entity: Entity, client: ExchangeClient, session: SessionDep, request: Request
 ) -> OneCResponse:
@@ -178,7 +194,7 @@ async def acknowledge(
     return OneCResponse(await service.acknowledge(session, client, entity, data.ack_token))
 
 
-@router.put("/{entity}", response_class=OneCResponse, responses=ONEC_JSON)
+@router.put("/{entity}", response_class=OneCResponse, responses=onec_json(UpsertOut))
 async def upsert(
     entity: Entity, client: ExchangeClient, session: SessionDep, settings: SettingsDep, request: Request
 ) -> OneCResponse:

@@ -83,3 +83,40 @@ class BatchOut(BaseModel):
     redelivered: int
     acknowledged_at: datetime | None
     file_url: str
+
+
+# --- what 1C receives (documented shapes; the bodies are rendered by `OneCResponse`) -----------
+
+
+class FeedPageOut(BaseModel):
+    entity: str
+    items: list[dict[str, Any]]
+    has_more: bool
+    next_cursor: str | None = Field(description="pass as `after` for the next page")
+
+
+class ChangesBatchOut(BaseModel):
+    batch_id: uuid.UUID | None = Field(description="null when there is nothing new")
+    entity: str
+    items: list[dict[str, Any]]
+    has_more: bool
+    ack_token: str | None
+
+
+class AckOut(BaseModel):
+    batch_id: uuid.UUID
+    entity: str
+    acknowledged: bool
+    items: int = Field(description="records in the acknowledged batch")
+
+
+class UpsertResultOut(BaseModel):
+    index: int
+    external_id: str | None
+    status: str = Field(description="created, updated, unchanged or error")
+    id: int | None
+    errors: list[dict[str, str]] | None = None
+
+
+class UpsertOut(BaseModel):
+    results: list[UpsertResultOut]

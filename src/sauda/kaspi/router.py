@@ -183,7 +183,7 @@ async def list_offers(
     store_id: Id | None = None,
     state: OfferState | None = None,
     search: Annotated[str | None, Query(max_length=100, description="title or SKU")] = None,
-    master_sku: str | None = None,
+    master_sku: Annotated[str | None, Query(pattern=r"^\d{1,20}$")] = None,
     product_id: Id | None = None,
     linked: Annotated[bool | None, Query(description="linked to one of your products by SKU")] = None,
     min_price: MoneyIn | None = None,

@@ -58,7 +58,7 @@ class StoreCreate(WriteModel):
         default=None, description="required for admins; employees always add to their own company"
     )
     login_email: EmailStr | None = None
-    login_phone: str | None = Field(default=None, description="+7 7NN NNN NN NN, any spacing")
+    login_phone: str | None = Field(default=None, max_length=32, description="+7 7NN NNN NN NN, any spacing")
     city_id: str = Field(default="750000000", pattern=r"^\d{9}$")
     sync_enabled: bool = True
 
@@ -71,7 +71,7 @@ class StoreUpdate(WriteModel):
 
     name: Line | None = Field(default=None, min_length=1, max_length=200)
     login_email: EmailStr | None = None
-    login_phone: str | None = None
+    login_phone: str | None = Field(default=None, max_length=32)
     city_id: str | None = Field(default=None, pattern=r"^\d{9}$")
     sync_enabled: bool | None = None
 
@@ -118,7 +118,7 @@ class PasswordLoginIn(BaseModel):
 class SmsStartIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    phone: str | None = Field(default=None, description="defaults to the store's login_phone")
+    phone: str | None = Field(default=None, max_length=32, description="defaults to the store's login_phone")
     mode: LoginMode | None = None
 
     _check_phone = field_validator("phone")(_phone)
@@ -329,7 +329,7 @@ class PreorderIn(BaseModel):
 
     offer_id: Id
     days: int = Field(ge=0, le=30, description="days until the item reaches the point; 0 = in stock")
-    points: list[str] = Field(
+    points: list[Annotated[str, Field(max_length=8)]] = Field(
         default_factory=list, max_length=20, description='pickup points ("PP1"); empty = every point'
     )
 

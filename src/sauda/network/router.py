@@ -24,7 +24,7 @@ from sauda.network.schemas import (
 )
 from sauda.pagination import Page, PageDep, make_page, paginate
 from sauda.schemas import JobStarted
-from sauda.types import Id
+from sauda.types import Id, Line
 from sauda.worker import start_job
 
 router = APIRouter(tags=["network"])
@@ -35,8 +35,8 @@ async def list_companies(
     session: SessionDep,
     scope: ScopeDep,
     params: PageDep,
-    country: str | None = None,
-    city: str | None = None,
+    country: Annotated[Line | None, Query(max_length=100, description="exact, any case")] = None,
+    city: Annotated[Line | None, Query(max_length=100, description="exact, any case")] = None,
     kind: CompanyKind | None = None,
     level: Annotated[int | None, Query(ge=0, le=4)] = None,
     supplier_id: Id | None = None,
@@ -117,7 +117,7 @@ async def company_products(
     session: SessionDep,
     scope: ScopeDep,
     params: PageDep,
-    search: str | None = None,
+    search: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[ProductOut]:
     products = ProductRepository(session, scope)
     rows, total = await products.paginate(products.filtered(company_id=company.id, search=search), params)
