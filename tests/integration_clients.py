@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from sauda.auth.models import ClientScope, IntegrationClient
 from sauda.auth.service import create_client
 from sauda.db import transaction
+from sauda.tenancy import Scope
 from tests.factories import Factory
 
 
@@ -15,7 +16,12 @@ async def make_client(
     company = await factory.company()
     async with transaction(factory.sessionmaker) as session:
         return await create_client(
-            session, company_id=company.id, name="Telegram bot", login=login, scopes=scopes
+            session,
+            Scope.everything(),
+            company_id=company.id,
+            name="Telegram bot",
+            login=login,
+            scopes=scopes,
         )
 
 

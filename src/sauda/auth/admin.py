@@ -18,6 +18,7 @@ from sauda.admin import (
     validated,
 )
 from sauda.auth import service
+from sauda.auth.deps import scope_of
 from sauda.auth.models import ClientScope, IntegrationClient, Role, User
 from sauda.auth.repository import IntegrationClientRepository
 from sauda.auth.schemas import ClientIn
@@ -91,8 +92,9 @@ class IntegrationClientAdmin(SaudaView, model=IntegrationClient):
         values = {"name": data.get("name"), "login": data.get("login"), "scopes": data.get("scopes") or []}
         client_in = validated(ClientIn, values | {"company_id": related_pk(data.get("company"))})
         async with self.unit_of_work() as session:
+            admin = current_admin(request)
             client, secret = await service.create_client(
-                session, **client_in.model_dump(), created_by=current_admin(request)
+                session, scope_of(admin), **client_in.model_dump(), created_by=admin
             )
         Flash.success(request, f"Client {client.login} created. Its secret, shown only now: {secret}")
         return client

@@ -1,9 +1,12 @@
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, and_, cast, or_, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sauda.auth.models import IntegrationClient, Invite, RefreshToken, User
+from sauda.auth.models import ClientScope, IntegrationClient, Invite, RefreshToken, User
+from sauda.errors import PermissionDenied
 from sauda.repository import Repository
 
 
@@ -48,10 +51,51 @@ class RefreshTokenRepository:
         )
 
 
+# The most an employee may hand to an integration client: what an employee may do themselves,
+# i.e. the 1C exchange of their own company. `calendar` and `all_companies` are admins' to give.
+EMPLOYEE_CLIENT_SCOPES = frozenset({ClientScope.exchange})
+
+
 class IntegrationClientRepository(Repository[IntegrationClient]):
+    """Integration clients as the caller may see them, and the one rule of who manages which.
+
+    A caller sees (lists, reads, rotates, revokes) only clients whose powers do not exceed its
+    own. Admins (a global scope): every client. Anyone else: clients of a company in their scope,
+    with no scope beyond EMPLOYEE_CLIENT_SCOPES and without `all_companies`. Any other client does
+    not exist for them: 404, and absent from lists. `ensure_may_create` applies the same rule to
+    a client about to be made, so nobody can create a client they could not then manage.
+    """
+
     model = IntegrationClient
     tenant_column = IntegrationClient.company_id
     label = "Integration client"
+
+    def select(self) -> Select[IntegrationClient]:
+        return super().select().where(self._within_powers())
+
+    def _within_powers(self) -> ColumnElement[bool]:
+        if self.scope.is_global:
+            return true()
+        allowed = cast(sorted(s.value for s in EMPLOYEE_CLIENT_SCOPES), ARRAY(String(32)))
+        return and_(
+            IntegrationClient.scopes.op("<@", is_comparison=True)(allowed),
+            IntegrationClient.all_companies.is_(False),
+        )
+
+    def ensure_may_create(
+        self, *, company_id: int, scopes: Iterable[ClientScope], all_companies: bool
+    ) -> None:
+        """The rule of `select()` for a new client: 404 for a company outside the caller's scope
+        (as for any tenant-owned row), 403 naming the field for powers beyond the caller's."""
+        if self.scope.is_global:
+            return
+        self.scope.ensure(company_id)
+        if beyond := sorted(set(map(ClientScope, scopes)) - EMPLOYEE_CLIENT_SCOPES):
+            message = f"only administrators give the {', '.join(beyond)} scope"
+            raise PermissionDenied(message, fields=[{"field": "scopes", "message": message}])
+        if all_companies:
+            message = "only administrators create clients that see every company"
+            raise PermissionDenied(message, fields=[{"field": "all_companies", "message": message}])
 
     def filtered(self, *, company_id: int | None, active: bool | None) -> Select[IntegrationClient]:
         stmt = self.select()

@@ -5,7 +5,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
 from sauda.auth import service
-from sauda.auth.deps import AdminUser, CurrentUser, LoginLimiterDep, SettingsDep
+from sauda.auth.deps import AdminUser, CurrentUser, LoginLimiterDep, SettingsDep, scope_of
 from sauda.auth.models import IntegrationClient, Invite
 from sauda.auth.repository import IntegrationClientRepository
 from sauda.auth.schemas import (
@@ -22,7 +22,6 @@ from sauda.auth.schemas import (
 from sauda.db import SessionDep
 from sauda.errors import NotAuthenticated
 from sauda.pagination import Page, PageDep, make_page, paginate
-from sauda.tenancy import Scope
 from sauda.types import Id
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -95,10 +94,12 @@ async def list_invites(
 
 
 # --- integration clients --------------------------------------------------------------------
+# Admins only (employees: 403 on every route; integration clients: 401, these take people's
+# tokens). Employees manage their own 1C clients under /exchange/clients.
 
 
-async def _client_by_id(client_id: Id, session: SessionDep) -> IntegrationClient:
-    return await IntegrationClientRepository(session, Scope.everything()).get(client_id)
+async def _client_by_id(client_id: Id, admin: AdminUser, session: SessionDep) -> IntegrationClient:
+    return await IntegrationClientRepository(session, scope_of(admin)).get(client_id)
 
 
 ClientById = Annotated[IntegrationClient, Depends(_client_by_id)]
@@ -115,6 +116,7 @@ async def create_client(data: ClientIn, admin: AdminUser, session: SessionDep) -
     `X-Api-Key` header."""
     client, secret = await service.create_client(
         session,
+        scope_of(admin),
         company_id=data.company_id,
         name=data.name,
         login=data.login,
@@ -126,13 +128,13 @@ async def create_client(data: ClientIn, admin: AdminUser, session: SessionDep) -
 
 @router.get("/clients", response_model=Page[ClientOut])
 async def list_clients(
-    _: AdminUser,
+    admin: AdminUser,
     session: SessionDep,
     params: PageDep,
     company_id: Id | None = None,
     active: bool | None = None,
 ) -> Page[ClientOut]:
-    clients = IntegrationClientRepository(session, Scope.everything())
+    clients = IntegrationClientRepository(session, scope_of(admin))
     rows, total = await clients.paginate(clients.filtered(company_id=company_id, active=active), params)
     return make_page([ClientOut.model_validate(c) for c in rows], total, params)
 

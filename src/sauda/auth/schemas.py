@@ -81,6 +81,7 @@ class ClientOut(BaseModel):
     name: str
     login: str
     scopes: list[ClientScope]
+    all_companies: bool = Field(description="sees every company (set by an admin)")
     is_active: bool
     revoked_at: datetime | None
     last_used_at: datetime | None

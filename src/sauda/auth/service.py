@@ -184,17 +184,22 @@ def _new_secret() -> str:
 
 async def create_client(
     session: AsyncSession,
+    scope: Scope,
     *,
     company_id: int,
     name: str,
     login: str,
     scopes: Iterable[ClientScope],
+    all_companies: bool = False,
     created_by: User | None = None,
 ) -> tuple[IntegrationClient, str]:
-    """A new client and its secret; the secret exists only in this return value."""
+    """A new client and its secret; the secret exists only in this return value. `scope` is the
+    creator's: nobody creates a client with powers beyond their own (see the repository)."""
+    scopes = sorted({ClientScope(s) for s in scopes})
+    clients = IntegrationClientRepository(session, scope)
+    clients.ensure_may_create(company_id=company_id, scopes=scopes, all_companies=all_companies)
     if await session.get(Company, company_id) is None:
         raise InvalidInput.for_field("company_id", f"company {company_id} does not exist")
-    clients = IntegrationClientRepository(session, Scope.everything())
     if await clients.login_taken(login):
         raise _login_taken()
     secret = _new_secret()
@@ -203,7 +208,8 @@ async def create_client(
         name=name,
         login=login,
         secret_hash=client_secret_digest(secret),
-        scopes=sorted({ClientScope(s).value for s in scopes}),
+        scopes=[s.value for s in scopes],
+        all_companies=all_companies,
         created_by_id=created_by.id if created_by else None,
     )
     try:
