@@ -197,6 +197,22 @@ async def test_company_supplier_change_goes_through_the_service(
     assert (stored.supplier_id, stored.level) == (top.id, 1)
 
 
+async def test_company_in_debt_keeps_its_supplier_in_the_form_too(
+    admin_client: httpx.AsyncClient, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    company = (await debtors(factory, 1))[0]
+    other = await factory.company(name="Другой завод")
+    response = await admin_client.post(
+        f"/admin/company/edit/{company.id}", data=company_form(company, supplier=str(other.id))
+    )
+    assert response.status_code == 400
+    assert "owes 150.00" in response.text
+    async with sessionmaker() as session:
+        stored = await session.get(Company, company.id)
+    assert stored is not None
+    assert stored.supplier_id == company.supplier_id
+
+
 async def test_company_detach_from_supplier_relevels_the_subtree(
     admin_client: httpx.AsyncClient, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

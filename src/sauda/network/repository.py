@@ -84,6 +84,10 @@ class CompanyRepository(Repository[Company]):
             {"root_level": root_level, "ids": list(depths), "depths": list(depths.values())},
         )
 
+    async def debt_for_update(self, company_id: int) -> Decimal:
+        stmt = select(Company.debt).where(Company.id == company_id).with_for_update()
+        return (await self.session.execute(stmt)).scalar_one()
+
     async def count_customers(self, company_id: int) -> int:
         stmt = select(func.count()).where(Company.supplier_id == company_id)
         return (await self.session.execute(stmt)).scalar_one()

@@ -24,6 +24,10 @@ from sauda.worker import start_job
 ADMIN_ONLY_COMPANY_FIELDS = ("supplier_id", "kind")
 
 
+class DebtOutstanding(Conflict):
+    code = "debt_outstanding"
+
+
 async def create_company(session: AsyncSession, data: CompanyCreate) -> Company:
     companies = CompanyRepository(session, Scope.everything())
     company = Company(**data.model_dump(exclude={"supplier_id"}), debt=Decimal("0.00"), level=0)
@@ -69,6 +73,8 @@ async def change_supplier(session: AsyncSession, company: Company, supplier_id: 
         raise InvalidInput.for_field("supplier_id", "a factory has no supplier")
     companies = CompanyRepository(session, Scope.everything())
     await companies.lock_hierarchy()
+    if company.supplier_id not in (None, supplier_id):
+        await _ensure_no_debt(companies, company)
     depths = await companies.subtree_depths(company.id)
     new_level = 0
     if supplier_id is not None:
@@ -89,6 +95,19 @@ async def change_supplier(session: AsyncSession, company: Company, supplier_id: 
     await session.flush()
     await companies.relevel(depths, new_level)
     await session.refresh(company)
+
+
+async def _ensure_no_debt(companies: CompanyRepository, company: Company) -> None:
+    """A company leaves its supplier only debt-free: otherwise the debt would silently become
+    owed to the new supplier (or to nobody). Read under a row lock, so a scheduled run that
+    commits meanwhile cannot slip a new debt past the check."""
+    debt = await companies.debt_for_update(company.id)
+    if debt > 0:
+        raise DebtOutstanding(
+            f"Company {company.id} owes {debt} to its supplier {company.supplier_id};"
+            " clear the debt before changing the supplier",
+            fields=[{"field": "supplier_id", "message": f"debt of {debt} outstanding; clear it first"}],
+        )
 
 
 async def delete_company(session: AsyncSession, company: Company) -> None:

@@ -1,0 +1,81 @@
+"""Small rules of the network: no supplier switch while in debt, case-insensitive place filters,
+no release dates in the future, and the companies whose debt is above the average."""
+
+from decimal import Decimal
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sauda.network.models import Company
+from tests.factories import Factory
+
+
+async def _supplier_and_level(sessionmaker: async_sessionmaker[AsyncSession], company: Company) -> tuple:
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(Company.supplier_id, Company.level, Company.debt).where(Company.id == company.id)
+            )
+        ).one()
+    return tuple(row)
+
+
+# --- no supplier switch while the company owes its supplier ---------------------------------
+
+
+async def test_company_in_debt_cannot_switch_or_leave_its_supplier(
+    client: httpx.AsyncClient, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    old, new = await factory.company(), await factory.company()
+    company = await factory.company(supplier=old, debt="150.00")
+    headers = await factory.headers(await factory.admin())
+    for supplier_id in (new.id, None):
+        response = await client.patch(
+            f"/api/v1/companies/{company.id}", json={"supplier_id": supplier_id}, headers=headers
+        )
+        assert response.status_code == 409, response.text
+        body = response.json()
+        assert body["error"] == "debt_outstanding"
+        assert "150.00" in body["detail"]
+        assert "clear the debt" in body["detail"]
+        assert body["fields"][0]["field"] == "supplier_id"
+    assert await _supplier_and_level(sessionmaker, company) == (old.id, 1, Decimal("150.00"))
+
+
+async def test_supplier_switch_is_allowed_once_the_debt_is_cleared(
+    client: httpx.AsyncClient, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    old, new = await factory.company(), await factory.company()
+    company = await factory.company(supplier=old, debt="0.01")
+    headers = await factory.headers(await factory.admin())
+    switch = {"supplier_id": new.id}
+    url = f"/api/v1/companies/{company.id}"
+    assert (await client.patch(url, json=switch, headers=headers)).status_code == 409
+    cleared = await client.post(
+        "/api/v1/companies/clear-debt", json={"company_ids": [company.id]}, headers=headers
+    )
+    assert cleared.json() == {"status": "done", "cleared": 1, "job_id": None}
+    assert (await client.patch(url, json=switch, headers=headers)).status_code == 200
+    assert await _supplier_and_level(sessionmaker, company) == (new.id, 1, Decimal("0.00"))
+
+
+async def test_same_supplier_new_supplier_and_no_debt_are_fine(
+    client: httpx.AsyncClient, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    root, other = await factory.company(), await factory.company()
+    indebted = await factory.company(supplier=root, debt="75.50")
+    debt_free = await factory.company(supplier=root, debt="0.00")
+    # Owing with no supplier (left over from before the rule) does not stop taking one.
+    orphan = await factory.company(kind="dealer_center", debt="20.00")
+    headers = await factory.headers(await factory.admin())
+    for company, change in (
+        (indebted, {"supplier_id": root.id, "kind": "dealer_center"}),
+        (debt_free, {"supplier_id": other.id}),
+        (orphan, {"supplier_id": other.id}),
+    ):
+        response = await client.patch(f"/api/v1/companies/{company.id}", json=change, headers=headers)
+        assert response.status_code == 200, response.text
+    assert await _supplier_and_level(sessionmaker, indebted) == (root.id, 1, Decimal("75.50"))
+    assert await _supplier_and_level(sessionmaker, debt_free) == (other.id, 1, Decimal("0.00"))
+    assert await _supplier_and_level(sessionmaker, orphan) == (other.id, 1, Decimal("20.00"))
