@@ -79,3 +79,26 @@ async def test_same_supplier_new_supplier_and_no_debt_are_fine(
     assert await _supplier_and_level(sessionmaker, indebted) == (root.id, 1, Decimal("75.50"))
     assert await _supplier_and_level(sessionmaker, debt_free) == (other.id, 1, Decimal("0.00"))
     assert await _supplier_and_level(sessionmaker, orphan) == (other.id, 1, Decimal("20.00"))
+
+
+# --- the place filters ignore case -----------------------------------------------------------
+
+
+async def test_city_and_country_filters_ignore_case_but_stay_exact(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    await factory.company(name="Алматинский завод", city="Алматы")
+    await factory.company(name="Московский завод", city="Москва", country="Россия")
+    await factory.company(name="Алма-Атинский склад", city="Алма-Ата")
+    headers = await factory.headers(await factory.admin())
+
+    async def names(**params: str) -> list[str]:
+        response = await client.get("/api/v1/companies", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return [c["name"] for c in response.json()["items"]]
+
+    for city in ("алматы", "АЛМАТЫ", "Алматы"):
+        assert await names(city=city) == ["Алматинский завод"]
+    assert await names(country="россия") == ["Московский завод"]
+    assert await names(country="КАЗАХСТАН", city="алма-ата") == ["Алма-Атинский склад"]
+    assert await names(city="алма") == []  # equality, not a substring

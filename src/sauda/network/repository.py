@@ -42,9 +42,11 @@ class CompanyRepository(Repository[Company]):
 
     def filtered(self, filters: CompanyFilters, ordering: CompanyOrdering) -> Select[Company]:
         stmt = self.select()
+        # Equal ignoring case (`алматы` finds `Алматы`), as the lower() indexes serve it.
+        for place, name in ((Company.country, filters.country), (Company.city, filters.city)):
+            if name is not None:
+                stmt = stmt.where(func.lower(place) == func.lower(name))
         for column, value in (
-            (Company.country, filters.country),
-            (Company.city, filters.city),
             (Company.kind, filters.kind),
             (Company.level, filters.level),
             (Company.supplier_id, filters.supplier_id),
