@@ -1,6 +1,7 @@
 """Small rules of the network: no supplier switch while in debt, case-insensitive place filters,
 no release dates in the future, and the companies whose debt is above the average."""
 
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
@@ -8,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.network.models import Company
+from tests.conftest import FixedClock
 from tests.factories import Factory
 
 
@@ -102,3 +104,42 @@ async def test_city_and_country_filters_ignore_case_but_stay_exact(
     assert await names(country="россия") == ["Московский завод"]
     assert await names(country="КАЗАХСТАН", city="алма-ата") == ["Алма-Атинский склад"]
     assert await names(city="алма") == []  # equality, not a substring
+
+
+# --- release dates lie in the past -----------------------------------------------------------
+
+
+async def test_release_date_may_be_today_in_almaty_but_not_later(
+    client: httpx.AsyncClient, factory: Factory, clock: FixedClock
+) -> None:
+    company = await factory.company()
+    headers = await factory.headers(await factory.user(company))
+    data = {"name": "Ноутбук", "model": "X1", "sku": "NB-X1"}
+    # 20:30 UTC on 1 March is 2 March in Almaty: "today" is the business day, not UTC's.
+    future = await client.post(
+        "/api/v1/products", json=data | {"release_date": "2026-03-03"}, headers=headers
+    )
+    assert future.status_code == 422
+    assert future.json()["fields"] == [
+        {"field": "release_date", "message": "must not be in the future (today is 2026-03-02)"}
+    ]
+    today = await client.post("/api/v1/products", json=data | {"release_date": "2026-03-02"}, headers=headers)
+    assert today.status_code == 201, today.text
+    url = f"/api/v1/products/{today.json()['id']}"
+    later = await client.patch(url, json={"release_date": "2026-03-03"}, headers=headers)
+    assert later.status_code == 422
+    assert later.json()["fields"][0]["field"] == "release_date"
+    clock.now = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # midnight has passed in Almaty
+    moved = await client.patch(url, json={"release_date": "2026-03-03"}, headers=headers)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["release_date"] == "2026-03-03"
+
+
+async def test_other_product_changes_do_not_recheck_the_release_date(
+    client: httpx.AsyncClient, factory: Factory, clock: FixedClock
+) -> None:
+    company = await factory.company()
+    product = await factory.product(company, release_date=date(2026, 3, 5))
+    headers = await factory.headers(await factory.user(company))
+    response = await client.patch(f"/api/v1/products/{product.id}", json={"model": "X2"}, headers=headers)
+    assert response.status_code == 200, response.text

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from sauda.auth.deps import AdminUser, CurrentUser, ScopeDep, SettingsDep
+from sauda.auth.deps import AdminUser, BusinessToday, CurrentUser, ScopeDep, SettingsDep
 from sauda.auth.schemas import UserOut
 from sauda.db import SessionDep
 from sauda.network import service
@@ -155,9 +155,10 @@ async def list_products(
 
 @router.post("/products", response_model=ProductOut, status_code=status.HTTP_201_CREATED)
 async def create_product(
-    data: ProductCreate, session: SessionDep, scope: ScopeDep, user: CurrentUser
+    data: ProductCreate, session: SessionDep, scope: ScopeDep, user: CurrentUser, today: BusinessToday
 ) -> ProductOut:
-    return ProductOut.model_validate(await service.create_product(session, scope, user, data))
+    """`release_date` may not lie in the future (business timezone): 422."""
+    return ProductOut.model_validate(await service.create_product(session, scope, user, data, today=today))
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
@@ -167,9 +168,11 @@ async def get_product(product: ScopedProduct) -> ProductOut:
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
 async def update_product(
-    product: ScopedProduct, data: ProductUpdate, session: SessionDep, scope: ScopeDep
+    product: ScopedProduct, data: ProductUpdate, session: SessionDep, scope: ScopeDep, today: BusinessToday
 ) -> ProductOut:
-    return ProductOut.model_validate(await service.update_product(session, scope, product, data))
+    """`release_date` may not lie in the future (business timezone): 422."""
+    updated = await service.update_product(session, scope, product, data, today=today)
+    return ProductOut.model_validate(updated)
 
 
 @router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,7 +1,7 @@
 """Business rules of the supplier network. Flushes, never commits."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -129,7 +129,17 @@ def _company_for(scope: Scope, actor: User, requested: int | None) -> int:
     return actor.company_id
 
 
-async def create_product(session: AsyncSession, scope: Scope, actor: User, data: ProductCreate) -> Product:
+def ensure_released(release_date: date, *, today: date) -> None:
+    """A product is on the market already: its release date is today or earlier (business
+    timezone). An announced product waits until its release to be entered."""
+    if release_date > today:
+        raise InvalidInput.for_field("release_date", f"must not be in the future (today is {today})")
+
+
+async def create_product(
+    session: AsyncSession, scope: Scope, actor: User, data: ProductCreate, *, today: date
+) -> Product:
+    ensure_released(data.release_date, today=today)
     company_id = _company_for(scope, actor, data.company_id)
     await CompanyRepository(session, scope).get(company_id)
     products = ProductRepository(session, scope)
@@ -138,10 +148,12 @@ async def create_product(session: AsyncSession, scope: Scope, actor: User, data:
 
 
 async def update_product(
-    session: AsyncSession, scope: Scope, product: Product, data: ProductUpdate
+    session: AsyncSession, scope: Scope, product: Product, data: ProductUpdate, *, today: date
 ) -> Product:
     changes = data.model_dump(exclude_unset=True)
     _refuse_nulls(changes, exempt=set())
+    if "release_date" in changes:
+        ensure_released(changes["release_date"], today=today)
     if "sku" in changes:
         await _ensure_sku_free(
             ProductRepository(session, scope), product.company_id, changes["sku"], product.id
