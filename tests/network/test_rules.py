@@ -9,6 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.network.models import Company
+from sauda.network.repository import CompanyRepository
+from sauda.network.schemas import CompanyOrdering
+from sauda.tenancy import Scope
 from tests.conftest import FixedClock
 from tests.factories import Factory
 
@@ -143,3 +146,72 @@ async def test_other_product_changes_do_not_recheck_the_release_date(
     headers = await factory.headers(await factory.user(company))
     response = await client.patch(f"/api/v1/products/{product.id}", json={"model": "X2"}, headers=headers)
     assert response.status_code == 200, response.text
+
+
+# --- debt above the average ------------------------------------------------------------------
+
+
+async def _network(factory: Factory) -> dict[str, Company]:
+    """Debts 0, 100, 250, 400 and 500: the average over all five is 250."""
+    root = await factory.company(name="Завод")
+    debts = {"Альфа": "100.00", "Бета": "250.00", "Гамма": "400.00", "Дельта": "500.00"}
+    companies = {
+        name: await factory.company(name=name, supplier=root, debt=debt) for name, debt in debts.items()
+    }
+    return {"Завод": root} | companies
+
+
+async def test_admin_sees_companies_owing_more_than_the_average_of_all(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    await _network(factory)
+    headers = await factory.headers(await factory.admin())
+    url = "/api/v1/companies/stats/debt-above-average"
+    body = (await client.get(url, headers=headers)).json()
+    # Бета owes exactly the average (250.00): not above it.
+    assert [(c["name"], c["debt"]) for c in body["items"]] == [("Дельта", 500.0), ("Гамма", 400.0)]
+    assert set(body["items"][0]) == {
+        "id",
+        "name",
+        "kind",
+        "email",
+        "country",
+        "city",
+        "street",
+        "house_number",
+        "supplier_id",
+        "level",
+        "debt",
+        "created_at",
+    }
+    page = (await client.get(url, params={"limit": 1, "page": 2, "ordering": "name"}, headers=headers)).json()
+    assert (page["total"], page["pages"], [c["name"] for c in page["items"]]) == (2, 2, ["Дельта"])
+
+
+async def test_employee_average_is_over_their_own_company_only(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    network = await _network(factory)
+    headers = await factory.headers(await factory.user(network["Дельта"]))
+    response = await client.get("/api/v1/companies/stats/debt-above-average", headers=headers)
+    assert response.status_code == 200
+    # Дельта is above everyone's average, but not above its own: the employee sees no company.
+    assert response.json()["total"] == 0
+
+
+async def test_average_follows_the_scope(
+    factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    network = await _network(factory)
+
+    async def above(*names: str) -> list[str]:
+        scope = Scope(company_ids=frozenset(network[n].id for n in names))
+        async with sessionmaker() as session:
+            companies = CompanyRepository(session, scope)
+            found = await companies.all(companies.debt_above_average(CompanyOrdering.name))
+        return [c.name for c in found]
+
+    assert await above("Альфа", "Гамма") == ["Гамма"]  # average 250
+    assert await above("Альфа", "Завод") == ["Альфа"]  # average 50
+    assert await above("Альфа", "Бета", "Завод") == ["Бета"]  # average 116.67
+    assert await above("Бета", "Гамма", "Дельта") == ["Гамма", "Дельта"]  # average 383.33

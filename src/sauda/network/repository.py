@@ -35,6 +35,12 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _ordered(stmt: Select[Company], ordering: CompanyOrdering) -> Select[Company]:
+    column = getattr(Company, ordering.value.lstrip("-"))
+    first = column.desc() if ordering.value.startswith("-") else column.asc()
+    return stmt.order_by(first, Company.id)
+
+
 class CompanyRepository(Repository[Company]):
     model = Company
     tenant_column = Company.id
@@ -55,9 +61,13 @@ class CompanyRepository(Repository[Company]):
                 stmt = stmt.where(column == value)
         if filters.search:
             stmt = stmt.where(Company.name.ilike(f"%{_escape_like(filters.search)}%"))
-        column = getattr(Company, ordering.value.lstrip("-"))
-        first = column.desc() if ordering.value.startswith("-") else column.asc()
-        return stmt.order_by(first, Company.id)
+        return _ordered(stmt, ordering)
+
+    def debt_above_average(self, ordering: CompanyOrdering) -> Select[Company]:
+        """Companies in scope owing more than the average debt of all companies in scope
+        (those owing nothing count too). The average is one scalar subquery, run once."""
+        average = select(func.avg(Company.debt)).where(self.scope.where(Company.id)).scalar_subquery()
+        return _ordered(self.select().where(Company.debt > average), ordering)
 
     async def lock_hierarchy(self) -> None:
         await self.session.execute(select(func.pg_advisory_xact_lock(HIERARCHY_LOCK)))

@@ -49,6 +49,22 @@ async def list_companies(
     return make_page([CompanyOut.model_validate(c) for c in rows], total, params)
 
 
+# Declared before `/companies/{company_id}...` so no path parameter can take its place.
+@router.get("/companies/stats/debt-above-average", response_model=Page[CompanyOut])
+async def debt_above_average(
+    session: SessionDep,
+    scope: ScopeDep,
+    params: PageDep,
+    ordering: CompanyOrdering = CompanyOrdering.debt_desc,
+) -> Page[CompanyOut]:
+    """Companies whose debt exceeds the average debt of the companies you may see, largest
+    debt first by default. Admins: over all companies. An employee sees only their own company,
+    whose debt is that average itself, so the list is empty for them."""
+    companies = CompanyRepository(session, scope)
+    rows, total = await companies.paginate(companies.debt_above_average(ordering), params)
+    return make_page([CompanyOut.model_validate(c) for c in rows], total, params)
+
+
 @router.post("/companies", response_model=CompanyOut, status_code=status.HTTP_201_CREATED)
 async def create_company(data: CompanyCreate, session: SessionDep, _: AdminUser) -> CompanyOut:
     return CompanyOut.model_validate(await service.create_company(session, data))
