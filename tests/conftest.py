@@ -18,7 +18,9 @@ os.environ.update(
     }
 )
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -31,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.app import create_app
+from sauda.clock import system_clock
 from sauda.config import Settings, get_settings
 from sauda.models import Base
 from tests.factories import Factory
@@ -107,6 +110,25 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@dataclass
+class FixedClock:
+    """The app's clock in tests: it says `now` until a test moves it."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Iterator[FixedClock]:
+    """1 March 2026, 20:30 UTC: already 2 March in Almaty (UTC+5)."""
+    # Not monkeypatch: starlette's State keeps attributes outside `__dict__`, which its undo misses.
+    app.state.clock = FixedClock(datetime(2026, 3, 1, 20, 30, tzinfo=UTC))
+    yield app.state.clock
+    app.state.clock = system_clock
 
 
 @pytest.fixture

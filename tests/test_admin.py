@@ -1,5 +1,6 @@
 """The admin panel over HTTP: who may log in, the company views, and the clear-debt action."""
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sauda.auth.models import Role, User
 from sauda.jobs.models import Job, JobStatus
 from sauda.network.models import Company, DebtEntry, DebtReason, Product
-from tests.conftest import RunWorker
+from tests.conftest import FixedClock, RunWorker
 from tests.factories import PASSWORD, Factory
 
 CLEAR_DEBT = "/admin/company/action/clear-debt"
@@ -195,6 +196,22 @@ async def test_company_supplier_change_goes_through_the_service(
         stored = await session.get(Company, middle.id)
     assert stored is not None
     assert (stored.supplier_id, stored.level) == (top.id, 1)
+
+
+async def test_company_in_debt_keeps_its_supplier_in_the_form_too(
+    admin_client: httpx.AsyncClient, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    company = (await debtors(factory, 1))[0]
+    other = await factory.company(name="Другой завод")
+    response = await admin_client.post(
+        f"/admin/company/edit/{company.id}", data=company_form(company, supplier=str(other.id))
+    )
+    assert response.status_code == 400
+    assert "owes 150.00" in response.text
+    async with sessionmaker() as session:
+        stored = await session.get(Company, company.id)
+    assert stored is not None
+    assert stored.supplier_id == company.supplier_id
 
 
 async def test_company_detach_from_supplier_relevels_the_subtree(
@@ -418,6 +435,27 @@ async def test_product_views(
         stored = await session.get(Product, product.id)
     assert stored is not None
     assert (stored.name, stored.sku, stored.company_id) == ("Новый", "TV-2", company.id)
+
+
+async def test_product_form_refuses_a_future_release_date(
+    admin_client: httpx.AsyncClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: FixedClock,
+) -> None:
+    company = await factory.company()
+    product = await factory.product(company, sku="TV-1")
+    form = {"company": str(company.id), "name": "Телевизор", "model": "X", "sku": "TV-9", "save": "Save"}
+    future = await admin_client.post("/admin/product/create", data=form | {"release_date": "2026-03-03"})
+    assert future.status_code == 400
+    assert "must not be in the future (today is 2026-03-02)" in future.text
+    edit = {"name": "Новый", "model": "Y", "sku": "TV-1", "release_date": "2026-03-03", "save": "Save"}
+    assert (await admin_client.post(f"/admin/product/edit/{product.id}", data=edit)).status_code == 400
+    today = await admin_client.post("/admin/product/create", data=form | {"release_date": "2026-03-02"})
+    assert today.status_code == 302
+    async with sessionmaker() as session:
+        stored = {p.sku: p.release_date for p in await session.scalars(select(Product))}
+    assert stored == {"TV-1": product.release_date, "TV-9": date(2026, 3, 2)}
 
 
 @pytest.mark.parametrize("path", ["/admin/debt-entry/list", "/admin/job/list"])

@@ -12,6 +12,7 @@ import enum
 import types
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import date
 from typing import Any, ClassVar, cast
 
 from fastapi import FastAPI
@@ -32,6 +33,7 @@ from sauda.auth.models import User
 from sauda.auth.ratelimit import LoginLimiter
 from sauda.auth.repository import UserRepository
 from sauda.auth.service import authenticate
+from sauda.clock import business_today
 from sauda.config import Settings
 from sauda.db import transaction
 from sauda.errors import PermissionDenied, TooManyRequests
@@ -182,6 +184,10 @@ class SaudaView(ModelView):
     def sauda_settings(self) -> Settings:
         settings: Settings = self.sauda_app.state.settings
         return settings
+
+    def today(self) -> date:
+        """Today in the business timezone, by the app's clock."""
+        return business_today(self.sauda_app.state.clock, self.sauda_settings().tz)
 
 
 def _bound_to(view: type[SaudaView], app: FastAPI) -> type[SaudaView]:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sauda.admin import mount_admin
 from sauda.auth.router import router as auth_router
 from sauda.calendar.router import router as calendar_router
+from sauda.clock import system_clock
 from sauda.config import Settings, get_settings
 from sauda.db import create_engine, create_sessionmaker
 from sauda.errors import error_body, install_error_handlers
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url="/redoc",
     )
     app.state.settings = settings
+    app.state.clock = system_clock
     # Engine and sessionmaker exist before the lifespan so the admin panel can bind to them.
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)

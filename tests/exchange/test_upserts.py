@@ -1,6 +1,7 @@
 """Upserts from 1C keyed by its reference UUIDs: idempotent, per-item results, nothing half written."""
 
 import uuid
+from datetime import date
 from decimal import Decimal
 
 import httpx
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.network.models import Product
 from sauda.sales.models import DailyPointSales, Point, Sale
+from tests.conftest import FixedClock
 from tests.exchange.conftest import OneCSetup, make_onec
 from tests.exchange.onec_client import read_json
 from tests.factories import Factory
@@ -70,6 +72,25 @@ async def test_bad_items_are_reported_and_the_good_ones_land(
     assert results[3]["errors"][0]["field"] == "sku"
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Product)) == 1
+
+
+async def test_a_product_from_the_future_is_an_item_error(
+    onec_setup: OneCSetup, sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock
+) -> None:
+    results = await _put(
+        onec_setup,
+        "products",
+        [_product(REF[0], release_date="2026-03-03"), _product(REF[1], release_date="2026-03-02")],
+    )
+    assert [r["status"] for r in results] == ["error", "created"]
+    assert results[0]["errors"] == [
+        {"field": "release_date", "message": "must not be in the future (today is 2026-03-02)"}
+    ]
+    moved = await _put(onec_setup, "products", [_product(REF[1], release_date="2026-03-04")])
+    assert moved[0]["status"] == "error"
+    async with sessionmaker() as session:
+        dates = (await session.scalars(select(Product.release_date))).all()
+    assert dates == [date(2026, 3, 2)]
 
 
 async def test_points_customers_and_sales_by_reference(

@@ -1,6 +1,6 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +12,7 @@ from sauda.auth import service
 from sauda.auth.models import ClientScope, IntegrationClient, User
 from sauda.auth.ratelimit import LoginLimiter
 from sauda.auth.repository import UserRepository
+from sauda.clock import business_today
 from sauda.config import Settings
 from sauda.db import SessionDep
 from sauda.errors import NotAuthenticated, PermissionDenied
@@ -30,6 +31,13 @@ async def get_settings_dep(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+async def get_business_today(request: Request, settings: SettingsDep) -> date:
+    return business_today(request.app.state.clock, settings.tz)
+
+
+BusinessToday = Annotated[date, Depends(get_business_today)]
 
 
 async def get_redis(request: Request) -> Redis:

@@ -10,7 +10,7 @@ from sqlalchemy import any_
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sauda.auth import service as auth_service
-from sauda.auth.deps import CurrentUser, ScopeDep, SettingsDep
+from sauda.auth.deps import BusinessToday, CurrentUser, ScopeDep, SettingsDep
 from sauda.auth.models import ClientScope, IntegrationClient
 from sauda.auth.repository import IntegrationClientRepository
 from sauda.auth.schemas import ClientOut, ClientWithSecret
@@ -30,7 +30,7 @@ from sauda.exchange.schemas import (
     UpsertBody,
     UpsertOut,
 )
-from sauda.exchange.upserts import upsert_items
+from sauda.exchange.upserts import Context, upsert_items
 from sauda.pagination import Page, PageDep, make_page
 from sauda.types import Id
 
@@ -199,13 +199,22 @@ async def acknowledge(
 
 @router.put("/{entity}", response_class=OneCResponse, responses=onec_json(UpsertOut))
 async def upsert(
-    entity: Entity, client: ExchangeClient, session: SessionDep, settings: SettingsDep, request: Request
+    entity: Entity,
+    client: ExchangeClient,
+    session: SessionDep,
+    settings: SettingsDep,
+    today: BusinessToday,
+    request: Request,
 ) -> OneCResponse:
     """`{"items": [...]}` keyed by `external_id` (the 1C reference UUID), at most 1000 per call.
     Answers `{"results": [{"index", "external_id", "status", "id", "errors"}]}`; status is
     `created`, `updated`, `unchanged` or `error` (then `errors` names the fields)."""
     data = _body(UpsertBody, await request.body())
     results = await upsert_items(
-        session, company_id=client.company_id, entity=entity, items=data.items, tz=settings.tz
+        session,
+        company_id=client.company_id,
+        entity=entity,
+        items=data.items,
+        ctx=Context(tz=settings.tz, today=today),
     )
     return OneCResponse({"results": results})

@@ -6,7 +6,7 @@ sending the same items again updates nothing that is already equal.
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sauda.errors import InvalidInput, SaudaError, validation_fields
 from sauda.exchange.models import Entity
 from sauda.exchange.schemas import CustomerIn, FromOneC, PointIn, ProductIn, SaleIn
+from sauda.network import service as network_service
 from sauda.network.models import Product
 from sauda.sales import service as sales_service
 from sauda.sales.models import Customer, Point, Sale
@@ -25,7 +26,17 @@ from sauda.sales.schemas import SaleCreate, SaleUpdate
 from sauda.tenancy import Scope
 
 Outcome = tuple[str, int]  # status ("created", "updated", "unchanged") and the row id
-Apply = Callable[[AsyncSession, int, Any, tzinfo], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the items of one call share: the business timezone and today's date in it."""
+
+    tz: ZoneInfo
+    today: date
+
+
+Apply = Callable[[AsyncSession, int, Any, Context], Awaitable[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -56,15 +67,16 @@ async def _put_simple(session: AsyncSession, model: Any, company_id: int, data: 
     return ("updated" if changed else "unchanged"), row.id
 
 
-async def _put_product(session: AsyncSession, company_id: int, data: ProductIn, _: tzinfo) -> Outcome:
+async def _put_product(session: AsyncSession, company_id: int, data: ProductIn, ctx: Context) -> Outcome:
+    network_service.ensure_released(data.release_date, today=ctx.today)
     return await _put_simple(session, Product, company_id, data)
 
 
-async def _put_customer(session: AsyncSession, company_id: int, data: CustomerIn, _: tzinfo) -> Outcome:
+async def _put_customer(session: AsyncSession, company_id: int, data: CustomerIn, _: Context) -> Outcome:
     return await _put_simple(session, Customer, company_id, data)
 
 
-async def _put_point(session: AsyncSession, company_id: int, data: PointIn, _: tzinfo) -> Outcome:
+async def _put_point(session: AsyncSession, company_id: int, data: PointIn, _: Context) -> Outcome:
     return await _put_simple(session, Point, company_id, data)
 
 
@@ -106,8 +118,8 @@ async def _sale_refs(session: AsyncSession, company_id: int, data: SaleIn) -> di
     }
 
 
-async def _put_sale(session: AsyncSession, company_id: int, data: SaleIn, tz: tzinfo) -> Outcome:
-    assert isinstance(tz, ZoneInfo)
+async def _put_sale(session: AsyncSession, company_id: int, data: SaleIn, ctx: Context) -> Outcome:
+    tz = ctx.tz
     values = await _sale_refs(session, company_id, data) | {
         "quantity": data.quantity,
         "unit_price": data.unit_price,
@@ -156,7 +168,7 @@ def _integrity_message(exc: IntegrityError) -> list[dict[str, str]]:
 
 
 async def upsert_items(
-    session: AsyncSession, *, company_id: int, entity: Entity, items: list[Any], tz: tzinfo
+    session: AsyncSession, *, company_id: int, entity: Entity, items: list[Any], ctx: Context
 ) -> list[dict[str, Any]]:
     if entity not in UPSERTS:
         raise InvalidInput.for_field("entity", f"1C cannot send {entity.value}")
@@ -166,7 +178,7 @@ async def upsert_items(
         try:
             data = upsert.schema.model_validate(raw)
             async with session.begin_nested():
-                status, row_id = await upsert.apply(session, company_id, data, tz)
+                status, row_id = await upsert.apply(session, company_id, data, ctx)
             results.append(_result(index, raw, status, row_id, []))
         except ValidationError as exc:
             results.append(_result(index, raw, "error", None, validation_fields(exc)))

@@ -179,7 +179,8 @@ class ProductAdmin(SaudaView, model=Product):
         product_in = validated(ProductCreate, values | {"company_id": related_pk(data.get("company"))})
         admin = current_admin(request)
         async with self.unit_of_work() as session:
-            return await service.create_product(session, Scope.everything(admin.id), admin, product_in)
+            scope = Scope.everything(admin.id)
+            return await service.create_product(session, scope, admin, product_in, today=self.today())
 
     async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
         scope = Scope.everything(current_admin(request).id)
@@ -187,7 +188,7 @@ class ProductAdmin(SaudaView, model=Product):
             product = await ProductRepository(session, scope).get(int(pk))
             values = {field: data.get(field) for field in _PRODUCT_FIELDS}
             changes = validated(ProductUpdate, _changes(product, values))
-            return await service.update_product(session, scope, product, changes)
+            return await service.update_product(session, scope, product, changes, today=self.today())
 
 
 def _company_link(entry: Any, prop: str, request: Request) -> Markup:

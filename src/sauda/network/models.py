@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -53,8 +54,20 @@ class Company(TimestampMixin, Base):
         ),
         CheckConstraint("supplier_id IS NULL OR supplier_id <> id", name="not_own_supplier"),
         CheckConstraint("(supplier_id IS NULL) = (level = 0)", name="level_matches_supplier"),
+        # The city and country filters ignore case: these serve them in the list's order. The
+        # plain column is included so the list's count stays an index-only scan.
+        *(
+            Index(
+                f"ix_companies_lower_{place}_name",
+                func.lower(text(place)),
+                "name",
+                "id",
+                postgresql_include=[place],
+            )
+            for place in ("city", "country")
+        ),
+        # Ordering by city (and the admin's list of cities) reads the plain column.
         Index("ix_companies_city_name", "city", "name", "id"),
-        Index("ix_companies_country_name", "country", "name", "id"),
         Index("ix_companies_name_id", "name", "id"),
         Index(
             "ix_companies_name_trgm",

@@ -35,6 +35,12 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _ordered(stmt: Select[Company], ordering: CompanyOrdering) -> Select[Company]:
+    column = getattr(Company, ordering.value.lstrip("-"))
+    first = column.desc() if ordering.value.startswith("-") else column.asc()
+    return stmt.order_by(first, Company.id)
+
+
 class CompanyRepository(Repository[Company]):
     model = Company
     tenant_column = Company.id
@@ -42,9 +48,11 @@ class CompanyRepository(Repository[Company]):
 
     def filtered(self, filters: CompanyFilters, ordering: CompanyOrdering) -> Select[Company]:
         stmt = self.select()
+        # Equal ignoring case (`алматы` finds `Алматы`), as the lower() indexes serve it.
+        for place, name in ((Company.country, filters.country), (Company.city, filters.city)):
+            if name is not None:
+                stmt = stmt.where(func.lower(place) == func.lower(name))
         for column, value in (
-            (Company.country, filters.country),
-            (Company.city, filters.city),
             (Company.kind, filters.kind),
             (Company.level, filters.level),
             (Company.supplier_id, filters.supplier_id),
@@ -53,9 +61,13 @@ class CompanyRepository(Repository[Company]):
                 stmt = stmt.where(column == value)
         if filters.search:
             stmt = stmt.where(Company.name.ilike(f"%{_escape_like(filters.search)}%"))
-        column = getattr(Company, ordering.value.lstrip("-"))
-        first = column.desc() if ordering.value.startswith("-") else column.asc()
-        return stmt.order_by(first, Company.id)
+        return _ordered(stmt, ordering)
+
+    def debt_above_average(self, ordering: CompanyOrdering) -> Select[Company]:
+        """Companies in scope owing more than the average debt of all companies in scope
+        (those owing nothing count too). The average is one scalar subquery, run once."""
+        average = select(func.avg(Company.debt)).where(self.scope.where(Company.id)).scalar_subquery()
+        return _ordered(self.select().where(Company.debt > average), ordering)
 
     async def lock_hierarchy(self) -> None:
         await self.session.execute(select(func.pg_advisory_xact_lock(HIERARCHY_LOCK)))
@@ -83,6 +95,10 @@ class CompanyRepository(Repository[Company]):
             ),
             {"root_level": root_level, "ids": list(depths), "depths": list(depths.values())},
         )
+
+    async def debt_for_update(self, company_id: int) -> Decimal:
+        stmt = select(Company.debt).where(Company.id == company_id).with_for_update()
+        return (await self.session.execute(stmt)).scalar_one()
 
     async def count_customers(self, company_id: int) -> int:
         stmt = select(func.count()).where(Company.supplier_id == company_id)

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from sauda.auth.deps import AdminUser, CurrentUser, ScopeDep, SettingsDep
+from sauda.auth.deps import AdminUser, BusinessToday, CurrentUser, ScopeDep, SettingsDep
 from sauda.auth.schemas import UserOut
 from sauda.db import SessionDep
 from sauda.network import service
@@ -47,6 +47,22 @@ async def list_companies(
     filters = CompanyFilters(country, city, kind, level, search, supplier_id)
     companies = CompanyRepository(session, scope)
     rows, total = await companies.paginate(companies.filtered(filters, ordering), params)
+    return make_page([CompanyOut.model_validate(c) for c in rows], total, params)
+
+
+# Declared before `/companies/{company_id}...` so no path parameter can take its place.
+@router.get("/companies/stats/debt-above-average", response_model=Page[CompanyOut])
+async def debt_above_average(
+    session: SessionDep,
+    scope: ScopeDep,
+    params: PageDep,
+    ordering: CompanyOrdering = CompanyOrdering.debt_desc,
+) -> Page[CompanyOut]:
+    """Companies whose debt exceeds the average debt of the companies you may see, largest
+    debt first by default. Admins: over all companies. An employee sees only their own company,
+    whose debt is that average itself, so the list is empty for them."""
+    companies = CompanyRepository(session, scope)
+    rows, total = await companies.paginate(companies.debt_above_average(ordering), params)
     return make_page([CompanyOut.model_validate(c) for c in rows], total, params)
 
 
@@ -156,9 +172,10 @@ async def list_products(
 
 @router.post("/products", response_model=ProductOut, status_code=status.HTTP_201_CREATED)
 async def create_product(
-    data: ProductCreate, session: SessionDep, scope: ScopeDep, user: CurrentUser
+    data: ProductCreate, session: SessionDep, scope: ScopeDep, user: CurrentUser, today: BusinessToday
 ) -> ProductOut:
-    return ProductOut.model_validate(await service.create_product(session, scope, user, data))
+    """`release_date` may not lie in the future (business timezone): 422."""
+    return ProductOut.model_validate(await service.create_product(session, scope, user, data, today=today))
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
@@ -168,9 +185,11 @@ async def get_product(product: ScopedProduct) -> ProductOut:
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
 async def update_product(
-    product: ScopedProduct, data: ProductUpdate, session: SessionDep, scope: ScopeDep
+    product: ScopedProduct, data: ProductUpdate, session: SessionDep, scope: ScopeDep, today: BusinessToday
 ) -> ProductOut:
-    return ProductOut.model_validate(await service.update_product(session, scope, product, data))
+    """`release_date` may not lie in the future (business timezone): 422."""
+    updated = await service.update_product(session, scope, product, data, today=today)
+    return ProductOut.model_validate(updated)
 
 
 @router.delete("/products/{product_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,7 +1,7 @@
 """Business rules of the supplier network. Flushes, never commits."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,10 @@ from sauda.tenancy import Scope
 from sauda.worker import start_job
 
 ADMIN_ONLY_COMPANY_FIELDS = ("supplier_id", "kind")
+
+
+class DebtOutstanding(Conflict):
+    code = "debt_outstanding"
 
 
 async def create_company(session: AsyncSession, data: CompanyCreate) -> Company:
@@ -69,6 +73,8 @@ async def change_supplier(session: AsyncSession, company: Company, supplier_id: 
         raise InvalidInput.for_field("supplier_id", "a factory has no supplier")
     companies = CompanyRepository(session, Scope.everything())
     await companies.lock_hierarchy()
+    if company.supplier_id not in (None, supplier_id):
+        await _ensure_no_debt(companies, company)
     depths = await companies.subtree_depths(company.id)
     new_level = 0
     if supplier_id is not None:
@@ -91,6 +97,19 @@ async def change_supplier(session: AsyncSession, company: Company, supplier_id: 
     await session.refresh(company)
 
 
+async def _ensure_no_debt(companies: CompanyRepository, company: Company) -> None:
+    """A company leaves its supplier only debt-free: otherwise the debt would silently become
+    owed to the new supplier (or to nobody). Read under a row lock, so a scheduled run that
+    commits meanwhile cannot slip a new debt past the check."""
+    debt = await companies.debt_for_update(company.id)
+    if debt > 0:
+        raise DebtOutstanding(
+            f"Company {company.id} owes {debt} to its supplier {company.supplier_id};"
+            " clear the debt before changing the supplier",
+            fields=[{"field": "supplier_id", "message": f"debt of {debt} outstanding; clear it first"}],
+        )
+
+
 async def delete_company(session: AsyncSession, company: Company) -> None:
     companies = CompanyRepository(session, Scope.everything())
     await companies.lock_hierarchy()
@@ -110,7 +129,17 @@ def _company_for(scope: Scope, actor: User, requested: int | None) -> int:
     return actor.company_id
 
 
-async def create_product(session: AsyncSession, scope: Scope, actor: User, data: ProductCreate) -> Product:
+def ensure_released(release_date: date, *, today: date) -> None:
+    """A product is on the market already: its release date is today or earlier (business
+    timezone). An announced product waits until its release to be entered."""
+    if release_date > today:
+        raise InvalidInput.for_field("release_date", f"must not be in the future (today is {today})")
+
+
+async def create_product(
+    session: AsyncSession, scope: Scope, actor: User, data: ProductCreate, *, today: date
+) -> Product:
+    ensure_released(data.release_date, today=today)
     company_id = _company_for(scope, actor, data.company_id)
     await CompanyRepository(session, scope).get(company_id)
     products = ProductRepository(session, scope)
@@ -119,10 +148,12 @@ async def create_product(session: AsyncSession, scope: Scope, actor: User, data:
 
 
 async def update_product(
-    session: AsyncSession, scope: Scope, product: Product, data: ProductUpdate
+    session: AsyncSession, scope: Scope, product: Product, data: ProductUpdate, *, today: date
 ) -> Product:
     changes = data.model_dump(exclude_unset=True)
     _refuse_nulls(changes, exempt=set())
+    if "release_date" in changes:
+        ensure_released(changes["release_date"], today=today)
     if "sku" in changes:
         await _ensure_sku_free(
             ProductRepository(session, scope), product.company_id, changes["sku"], product.id
