@@ -136,7 +136,13 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+    # Starlette's outermost middleware sends this, then re-raises for the server to log.
+    return JSONResponse(error_body("internal_error", "Internal server error"), 500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _internal_error)
     app.add_exception_handler(SaudaError, _sauda_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
