@@ -11,7 +11,14 @@ from sauda.db import SessionDep
 from sauda.pagination import Page, PageDep, make_page
 from sauda.sales import service
 from sauda.sales.deps import BusinessTz, LockedSale, ScopedCustomer, ScopedPoint, ScopedSale
-from sauda.sales.export import MEDIA_TYPES, ExportFormat, csv_chunks, export_statement, xlsx_chunks
+from sauda.sales.export import (
+    MEDIA_TYPES,
+    ExportFormat,
+    ExportResponse,
+    csv_chunks,
+    export_statement,
+    xlsx_chunks,
+)
 from sauda.sales.imports import accept_upload, check_encoding
 from sauda.sales.models import PointKind
 from sauda.sales.repository import (
@@ -23,6 +30,9 @@ from sauda.sales.repository import (
     SaleRepository,
 )
 from sauda.sales.schemas import (
+    FIRST_DAY,
+    LAST_DAY,
+    NO_NUL,
     CustomerCreate,
     CustomerOrdering,
     CustomerOut,
@@ -146,17 +156,34 @@ async def delete_customer(customer: ScopedCustomer, session: SessionDep, scope: 
 # --- sales -----------------------------------------------------------------------------------
 
 
+# Filters fit their columns, so a query with them cannot fail in the database (the export relies
+# on it: its status is sent before the rows). Ids are INTEGER, totals Numeric(14, 2).
+FilterId = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
+FilterTotal = Annotated[Decimal | None, Query(ge=0, max_digits=14, decimal_places=2)]
+
+
 def sale_filters(
-    company_id: int | None = None,
-    date_from: Annotated[date | None, Query(description="first day (business timezone), inclusive")] = None,
-    date_to: Annotated[date | None, Query(description="last day (business timezone), inclusive")] = None,
-    point_id: int | None = None,
-    product_id: int | None = None,
-    customer_id: int | None = None,
-    total_min: Annotated[Decimal | None, Query(ge=0)] = None,
-    total_max: Annotated[Decimal | None, Query(ge=0)] = None,
+    company_id: FilterId = None,
+    date_from: Annotated[
+        date | None,
+        Query(ge=FIRST_DAY, le=LAST_DAY, description="first day (business timezone), inclusive"),
+    ] = None,
+    date_to: Annotated[
+        date | None,
+        Query(ge=FIRST_DAY, le=LAST_DAY, description="last day (business timezone), inclusive"),
+    ] = None,
+    point_id: FilterId = None,
+    product_id: FilterId = None,
+    customer_id: FilterId = None,
+    total_min: FilterTotal = None,
+    total_max: FilterTotal = None,
     search: Annotated[
-        str | None, Query(max_length=100, description="external id, product name or SKU, customer name")
+        str | None,
+        Query(
+            max_length=100,
+            pattern=NO_NUL,
+            description="external id, product name or SKU, customer name",
+        ),
     ] = None,
 ) -> SaleFilters:
     return SaleFilters(
@@ -249,7 +276,7 @@ async def export_sales(
     maker = request.app.state.sessionmaker
     chunks = csv_chunks(maker, stmt, tz) if format is ExportFormat.csv else xlsx_chunks(maker, stmt, tz)
     filename = f"sales.{format.value}"
-    return StreamingResponse(
+    return ExportResponse(
         chunks,
         media_type=MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},

@@ -13,6 +13,11 @@ from sauda.sales.models import ImportFormat, ImportStatus, PointKind
 # Quantities may be fractional (kilograms, metres): three decimals, a plain JSON number.
 Quantity = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
+# The business range of days: a sale, a filter or an imported row outside it is refused, which
+# also keeps every moment far inside what PostgreSQL and Python can hold after a zone shift.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+
 Code = Field(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$")
 SERVER_SET = {"id": "it is assigned by the server", "created_at": "it is set on creation"}
 OWNED_READ_ONLY = SERVER_SET | {"company_id": "it stays with its company"}
