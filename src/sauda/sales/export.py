@@ -2,13 +2,19 @@
 
 The export runs in a transaction of its own: the response body is produced after the request's
 session has committed. Columns are the import layout, so an export can be imported elsewhere.
+
+Once the status line is sent it cannot change, so `ExportResponse` makes the first chunk before
+sending it: the CSV header with the first rows, or the whole XLSX workbook. Until then a failing
+query is an ordinary JSON error. A CSV failing later propagates out of the body iterator and the
+server drops the connection without the chunked encoding's last chunk: the client sees a cut
+transfer, never a short file that looks whole.
 """
 
 import asyncio
 import csv
 import io
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -16,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from sauda.db import transaction
 from sauda.network.models import Product
@@ -72,6 +80,25 @@ async def _rows(
             yield partition
 
 
+class ExportResponse(StreamingResponse):
+    """A streamed file whose first chunk is made before the status line is sent."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Out here a failure still reaches the app's error handlers (the request's session has
+        # committed already, so the export never holds a second connection meanwhile).
+        chunks = aiter(self.body_iterator)
+        first = await anext(chunks, None)
+        self.body_iterator = _prepend(first, chunks)
+        await super().__call__(scope, receive, send)
+
+
+async def _prepend(first: Any, rest: AsyncIterable[Any]) -> AsyncIterator[Any]:
+    if first is not None:
+        yield first
+    async for chunk in rest:
+        yield chunk
+
+
 def _local(moment: datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).replace(tzinfo=None).isoformat(sep=" ")
 
@@ -79,14 +106,17 @@ def _local(moment: datetime, tz: ZoneInfo) -> str:
 async def csv_chunks(
     sessionmaker: async_sessionmaker[AsyncSession], stmt: Select[Any], tz: ZoneInfo
 ) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
+    buffer = io.StringIO("\ufeff")  # the BOM makes Excel read UTF-8
+    buffer.seek(0, io.SEEK_END)
     writer = csv.writer(buffer)
     writer.writerow(HEADER)
-    yield ("\ufeff" + buffer.getvalue()).encode()  # the BOM makes Excel read UTF-8
+    # The header goes out with the first rows: the query has run before anything is sent.
     async for rows in _rows(sessionmaker, stmt):
+        writer.writerows((*row[:1], _local(row[1], tz), *row[2:]) for row in rows)
+        yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows((*row[:1], _local(row[1], tz), *row[2:]) for row in rows)
+    if buffer.tell():  # no rows at all
         yield buffer.getvalue().encode()
 
 
@@ -104,10 +134,21 @@ async def xlsx_chunks(
             sheet.append((row[0], row[1].astimezone(tz).replace(tzinfo=None), *row[2:]))
 
     # openpyxl is synchronous: build the sheet off the event loop, one batch at a time.
-    async for rows in _rows(sessionmaker, stmt):
-        await asyncio.to_thread(append, rows)
+    try:
+        async for rows in _rows(sessionmaker, stmt):
+            await asyncio.to_thread(append, rows)
+    except Exception:
+        _discard(sheet)
+        raise
     with tempfile.TemporaryFile() as out:
         await asyncio.to_thread(workbook.save, out)
         out.seek(0)
         while chunk := out.read(256 * 1024):
             yield chunk
+
+
+def _discard(sheet: Any) -> None:
+    """Close a sheet that will not be saved: openpyxl would keep its temporary file until exit
+    and, once garbage-collected, write to that file after closing it."""
+    sheet.close()
+    sheet._writer.cleanup()

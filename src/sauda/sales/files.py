@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 
 from sauda.errors import SaudaError
 from sauda.money import KOPECK
-from sauda.sales.models import ImportFormat
+from sauda.network.models import Product
+from sauda.sales.models import Customer, ImportFormat, Point, Sale
+from sauda.types import BUSINESS_DATE_MAX, BUSINESS_DATE_MIN
 
 REQUIRED = ("external_id", "sold_at", "point_code", "product_sku", "quantity", "unit_price")
 OPTIONAL = ("discount", "total", "customer_external_id", "customer_name", "point_name", "product_name")
@@ -27,15 +29,33 @@ ENCODINGS = ("utf-8", "cp1251")
 XLSX_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls
 MAX_FIELD = 10_000
-_TEXT_LIMITS = {
-    "external_id": 100,
-    "point_code": 64,
-    "product_sku": 64,
-    "customer_external_id": 100,
-    "customer_name": 200,
-    "point_name": 200,
-    "product_name": 200,
+# The column each value ends up in: its length or precision bounds what a row may hold, so a
+# value the database cannot store is a row error here and never a failed COPY or INSERT.
+_TEXT_COLUMNS: dict[str, Any] = {
+    "external_id": Sale.external_id,
+    "point_code": Point.code,
+    "product_sku": Product.sku,
+    "customer_external_id": Customer.external_id,
+    "customer_name": Customer.name,
+    "point_name": Point.name,
+    "product_name": Product.name,
 }
+_NUMBER_COLUMNS: dict[str, Any] = {
+    "quantity": Sale.quantity,
+    "unit_price": Sale.unit_price,
+    "discount": Sale.discount,
+    "total": Sale.total,
+}
+
+
+def _number_limit(column: Any) -> tuple[int, Decimal]:
+    """The decimal places of a Numeric(precision, scale) column and its first value too large."""
+    precision, scale = column.type.precision, column.type.scale
+    return scale, Decimal(10) ** (precision - scale)
+
+
+_TEXT_LIMITS: dict[str, int] = {c: col.type.length for c, col in _TEXT_COLUMNS.items()}
+_NUMBER_LIMITS = {c: _number_limit(col) for c, col in _NUMBER_COLUMNS.items()}
 _DATE_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
 
 # The staging record, in the order of the staging table's columns (see sauda.sales.imports).
@@ -208,32 +228,29 @@ class RowParser:
 
     def __init__(self, header: dict[str, int], tz: ZoneInfo) -> None:
         self.positions = [(c, header.get(c)) for c in COLUMNS]
+        self.width = len(header)
         self.tz = tz
 
     def parse(self, row_no: int, values: tuple[Any, ...]) -> tuple[tuple[Any, ...] | None, list[RowError]]:
         raw = {c: (values[i] if i is not None and i < len(values) else None) for c, i in self.positions}
         errors: list[RowError] = []
 
-        def fail(column: str, message: str) -> None:
+        def fail(column: str | None, message: str) -> None:
             errors.append(RowError(row_no, column, message))
 
+        self._check_width(values, fail)
         text = {c: self._text(raw[c], c, fail) for c in _TEXT_LIMITS}
         for column in ("external_id", "point_code", "product_sku"):
             if not text[column]:
                 fail(column, "is required")
         sold_at = self._moment(raw["sold_at"], fail)
-        quantity = self._number(raw["quantity"], "quantity", 3, fail, required=True, positive=True)
-        price = self._number(raw["unit_price"], "unit_price", 2, fail, required=True)
-        discount = self._number(raw["discount"], "discount", 2, fail) or Decimal("0.00")
-        sent_total = self._number(raw["total"], "total", 2, fail)
+        quantity = self._number(raw["quantity"], "quantity", fail, required=True, positive=True)
+        price = self._number(raw["unit_price"], "unit_price", fail, required=True)
+        discount = self._number(raw["discount"], "discount", fail) or Decimal("0.00")
+        sent_total = self._number(raw["total"], "total", fail)
         total = None
         if quantity is not None and price is not None:
-            gross = (quantity * price).quantize(KOPECK, rounding=ROUND_HALF_UP)
-            total = (quantity * price - discount).quantize(KOPECK, rounding=ROUND_HALF_UP)
-            if discount > gross:
-                fail("discount", f"is larger than quantity × unit_price ({gross})")
-            elif sent_total is not None and sent_total != total:
-                fail("total", f"is {sent_total}, but quantity × unit_price − discount = {total}")
+            total = _line_total(quantity, price, discount, sent_total, fail)
         if errors:
             return None, errors
         record = (
@@ -253,6 +270,14 @@ class RowParser:
         )
         return record, []
 
+    def _check_width(self, values: tuple[Any, ...], fail: Any) -> None:
+        """Cells past the header's last column belong to no column: the row is misaligned."""
+        used = len(values)
+        while used > self.width and values[used - 1] in (None, ""):
+            used -= 1
+        if used > self.width:
+            fail(None, f"has {used} cells, but the header has {self.width} columns")
+
     @staticmethod
     def _text(value: Any, column: str, fail: Any) -> str | None:
         if value is None:
@@ -260,7 +285,9 @@ class RowParser:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         text = str(value).strip()
-        if len(text) > _TEXT_LIMITS[column]:
+        if "\x00" in text:
+            fail(column, "contains a NUL character")
+        elif len(text) > _TEXT_LIMITS[column]:
             fail(column, f"is longer than {_TEXT_LIMITS[column]} characters")
         return text or None
 
@@ -272,29 +299,49 @@ class RowParser:
             else:
                 fail("sold_at", f"{str(value)[:40]!r} is not a date and time (use 2026-11-25 14:30:00)")
             return None
+        if not BUSINESS_DATE_MIN <= moment.date() <= BUSINESS_DATE_MAX:
+            fail("sold_at", f"must lie between {BUSINESS_DATE_MIN} and {BUSINESS_DATE_MAX}")
+            return None
         return moment.replace(tzinfo=self.tz) if moment.tzinfo is None else moment
 
     @staticmethod
     def _number(
-        value: Any, column: str, places: int, fail: Any, *, required: bool = False, positive: bool = False
+        value: Any, column: str, fail: Any, *, required: bool = False, positive: bool = False
     ) -> Decimal | None:
         if value is None or value == "":
             if required:
                 fail(column, "is required")
             return None
         number = _as_decimal(value)
+        places, too_large = _NUMBER_LIMITS[column]
         if number is None:
             fail(column, f"{str(value)[:40]!r} is not a number")
-            return None
-        if number != round(number, places):
-            fail(column, f"has more than {places} decimal places")
         elif number < 0 or (positive and number == 0):
             fail(column, "must be greater than 0" if positive else "must not be negative")
-        elif abs(number) >= Decimal(10) ** (11 if places == 3 else 12):
-            fail(column, "is too large")
+        elif number >= too_large:  # before rounding, which fails past 28 digits
+            fail(column, f"is too large (at most {too_large - Decimal(1).scaleb(-places)})")
+        elif number != round(number, places):
+            fail(column, f"has more than {places} decimal places")
         else:
             return number
         return None
+
+
+def _line_total(
+    quantity: Decimal, price: Decimal, discount: Decimal, sent: Decimal | None, fail: Any
+) -> Decimal | None:
+    """quantity × unit_price − discount, if it is consistent and fits the `total` column."""
+    gross = (quantity * price).quantize(KOPECK, rounding=ROUND_HALF_UP)
+    total = (quantity * price - discount).quantize(KOPECK, rounding=ROUND_HALF_UP)
+    if discount > gross:
+        fail("discount", f"is larger than quantity × unit_price ({gross})")
+    elif sent is not None and sent != total:
+        fail("total", f"is {sent}, but quantity × unit_price − discount = {total}")
+    elif total >= _NUMBER_LIMITS["total"][1]:
+        fail("total", f"quantity × unit_price − discount = {total} is too large")
+    else:
+        return total
+    return None
 
 
 def _as_datetime(value: Any) -> datetime | None:

@@ -9,7 +9,14 @@ from sauda.db import SessionDep
 from sauda.pagination import Page, PageDep, make_page
 from sauda.sales import service
 from sauda.sales.deps import BusinessTz, LockedSale, ScopedCustomer, ScopedPoint, ScopedSale
-from sauda.sales.export import MEDIA_TYPES, ExportFormat, csv_chunks, export_statement, xlsx_chunks
+from sauda.sales.export import (
+    MEDIA_TYPES,
+    ExportFormat,
+    ExportResponse,
+    csv_chunks,
+    export_statement,
+    xlsx_chunks,
+)
 from sauda.sales.imports import accept_upload, check_encoding
 from sauda.sales.models import PointKind
 from sauda.sales.repository import (
@@ -145,6 +152,8 @@ async def delete_customer(customer: ScopedCustomer, session: SessionDep, scope: 
 # --- sales -----------------------------------------------------------------------------------
 
 
+# Filters fit their columns (`sauda.types`), so a query with them cannot fail in the database:
+# the export relies on it, its status is sent before the rows.
 def sale_filters(
     company_id: Id | None = None,
     date_from: Annotated[
@@ -159,7 +168,8 @@ def sale_filters(
     total_min: MoneyIn | None = None,
     total_max: MoneyIn | None = None,
     search: Annotated[
-        str | None, Query(max_length=100, description="external id, product name or SKU, customer name")
+        str | None,
+        Query(max_length=100, description="external id, product name or SKU, customer name"),
     ] = None,
 ) -> SaleFilters:
     return SaleFilters(
@@ -252,7 +262,7 @@ async def export_sales(
     maker = request.app.state.sessionmaker
     chunks = csv_chunks(maker, stmt, tz) if format is ExportFormat.csv else xlsx_chunks(maker, stmt, tz)
     filename = f"sales.{format.value}"
-    return StreamingResponse(
+    return ExportResponse(
         chunks,
         media_type=MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},

@@ -14,6 +14,9 @@ from sauda.types import BusinessDateTime, Id, Line, MoneyIn, QuantityIn
 # Quantities may be fractional (kilograms, metres): three decimals, a plain JSON number.
 Quantity = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
+# The business range of days: a sale, a filter or an imported row outside it is refused, which
+# also keeps every moment far inside what PostgreSQL and Python can hold after a zone shift.
+
 Code = Field(min_length=1, max_length=64, pattern=r"^[\w.\-/]+$")
 SERVER_SET = {"id": "it is assigned by the server", "created_at": "it is set on creation"}
 OWNED_READ_ONLY = SERVER_SET | {"company_id": "it stays with its company"}
