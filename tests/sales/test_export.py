@@ -148,12 +148,13 @@ async def test_a_database_error_on_the_first_query_is_a_json_error(
         return real(sales, limit).where(Sale.customer_id == 2**31)
 
     monkeypatch.setattr(router, "export_statement", out_of_range)
-    # The server error is re-raised for the server to log; the client still gets the response.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get(EXPORT, params={"format": fmt}, headers=shop.headers)
-    assert response.status_code == 500
-    assert response.json() == {"error": "internal_error", "detail": "Internal server error"}
+    # The database's refusal meets the last line of defence: a JSON 4xx, not a 200 and a header.
+    assert response.status_code == 422
+    assert response.json()["error"] == "validation_error"
+    assert response.headers["content-type"].startswith("application/json")
 
 
 @pytest.fixture
