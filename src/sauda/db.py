@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sauda.config import Settings
-from sauda.errors import SaudaError
+from sauda.errors import UNIQUE_VIOLATION, Conflict, SaudaError, sqlstate
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -107,3 +108,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # scope="function": commit before the response is sent, so a failed commit is never a 200.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+@asynccontextmanager
+async def conflict_on(
+    session: AsyncSession, conflict: Conflict, *, states: tuple[str, ...] = (UNIQUE_VIOLATION,)
+) -> AsyncIterator[None]:
+    """Run the block in a savepoint; a constraint of `states` refusing it is `conflict` (409).
+
+    The checks before a write cannot see a concurrent transaction's uncommitted row: when the
+    constraint catches it instead, the caller gets the same 409, and the transaction lives on."""
+    try:
+        async with session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        if sqlstate(exc) not in states:
+            raise
+        raise conflict from exc

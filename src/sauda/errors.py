@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse as _JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -120,15 +120,6 @@ EXCLUSION_VIOLATION = "23P01"
 def sqlstate(exc: DBAPIError) -> str | None:
     state: str | None = getattr(exc.orig, "sqlstate", None)
     return state
-
-
-def conflict_from(
-    exc: IntegrityError, message: str, *, states: tuple[str, ...] = (UNIQUE_VIOLATION,)
-) -> SaudaError:
-    """`Conflict(message)` when `exc` is one of `states`; otherwise re-raise `exc` itself."""
-    if sqlstate(exc) not in states:
-        raise exc
-    return Conflict(message)
 
 
 def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict[str, Any]:

@@ -4,16 +4,20 @@ from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from sauda.db import Base
-from sauda.errors import Conflict, NotFound
+from sauda.db import Base, conflict_on
+from sauda.errors import FOREIGN_KEY_VIOLATION, Conflict, NotFound
 from sauda.pagination import PageParams, paginate
 from sauda.tenancy import Scope
 
 ModelT = TypeVar("ModelT", bound=Base)
+
+
+def escape_like(value: str) -> str:
+    """`value` as a literal inside a LIKE pattern (default escape character: backslash)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class Repository(Generic[ModelT]):
@@ -50,11 +54,7 @@ class Repository(Generic[ModelT]):
 
     async def delete(self, obj: ModelT) -> None:
         """Delete `obj`; rows that still reference it (no ON DELETE) make it a 409."""
-        try:
-            async with self.session.begin_nested():
-                await self.session.delete(obj)
-                await self.session.flush()
-        except IntegrityError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "23503":  # foreign_key_violation
-                raise
-            raise Conflict(f"{self.label} is still in use (e.g. by sales) and cannot be deleted") from exc
+        in_use = Conflict(f"{self.label} is still in use (e.g. by sales) and cannot be deleted")
+        async with conflict_on(self.session, in_use, states=(FOREIGN_KEY_VIOLATION,)):
+            await self.session.delete(obj)
+            await self.session.flush()

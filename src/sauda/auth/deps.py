@@ -1,51 +1,23 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials, OAuth2PasswordBearer
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth import service
 from sauda.auth.models import ClientScope, IntegrationClient, User
 from sauda.auth.ratelimit import LoginLimiter
 from sauda.auth.repository import UserRepository
-from sauda.clock import business_today
-from sauda.config import Settings
 from sauda.db import SessionDep
+from sauda.deps import RedisDep, SettingsDep
 from sauda.errors import NotAuthenticated, PermissionDenied
 from sauda.security import decode_token
 from sauda.tenancy import Scope
 
-# Dependencies are `async def` even when they never await: FastAPI runs sync ones in the thread
-# pool, which costs more than the work they do.
-
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
-
-
-async def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-
-
-async def get_business_today(request: Request, settings: SettingsDep) -> date:
-    return business_today(request.app.state.clock, settings.tz)
-
-
-BusinessToday = Annotated[date, Depends(get_business_today)]
-
-
-async def get_redis(request: Request) -> Redis:
-    redis: Redis = request.app.state.redis
-    return redis
-
-
-RedisDep = Annotated[Redis, Depends(get_redis)]
 
 
 async def get_login_limiter(redis: RedisDep, settings: SettingsDep) -> LoginLimiter:

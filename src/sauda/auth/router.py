@@ -5,7 +5,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 
 from sauda.auth import service
-from sauda.auth.deps import AdminUser, CurrentUser, LoginLimiterDep, SettingsDep, scope_of
+from sauda.auth.deps import AdminUser, CurrentUser, LoginLimiterDep, scope_of
 from sauda.auth.models import IntegrationClient, Invite
 from sauda.auth.repository import IntegrationClientRepository
 from sauda.auth.schemas import (
@@ -20,6 +20,7 @@ from sauda.auth.schemas import (
     UserOut,
 )
 from sauda.db import SessionDep
+from sauda.deps import SettingsDep
 from sauda.errors import NotAuthenticated
 from sauda.pagination import Page, PageDep, make_page, paginate
 from sauda.types import Id

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import ClientScope, IntegrationClient, Invite, RefreshToken, Role, User
@@ -19,6 +18,7 @@ from sauda.auth.repository import (
 )
 from sauda.auth.schemas import RegisterIn, TokenPair
 from sauda.config import Settings
+from sauda.db import conflict_on
 from sauda.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, TokenReuse
 from sauda.network.models import Company
 from sauda.security import (
@@ -60,11 +60,8 @@ async def register(session: AsyncSession, settings: Settings, data: RegisterIn) 
         role=Role.employee,
         company_id=invite.company_id,
     )
-    try:
-        async with session.begin_nested():
-            await users.add(user)
-    except IntegrityError as exc:  # a concurrent registration took the email first
-        raise _email_taken() from exc
+    async with conflict_on(session, _email_taken()):  # a concurrent registration took it first
+        await users.add(user)
     invite.used_at = now
     invite.used_by_id = user.id
     await session.flush()
@@ -212,11 +209,8 @@ async def create_client(
         all_companies=all_companies,
         created_by_id=created_by.id if created_by else None,
     )
-    try:
-        async with session.begin_nested():
-            await clients.add(client)
-    except IntegrityError as exc:  # a concurrent create took the login first
-        raise _login_taken() from exc
+    async with conflict_on(session, _login_taken()):  # a concurrent create took the login first
+        await clients.add(client)
     return client, secret
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.dialects.postgresql import Range, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.calendar.models import Appointment, AppointmentSlot, AppointmentStatus, BotStatistics, Event
-from sauda.repository import ModelT, Repository
+from sauda.repository import ModelT, Repository, escape_like
 from sauda.tenancy import Scope
 
 COUNTERS = ("user_count", "event_count", "edited_events", "cancelled_events")
@@ -122,7 +122,3 @@ class AppointmentRepository(CalendarRepository[Appointment]):
             .order_by(Appointment.date, Appointment.time, Appointment.id)
         )
         return [(row[0], row[1]) for row in (await self.session.execute(stmt)).all()]
-
-
-def escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -3,7 +3,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from sauda.auth.deps import SettingsDep
 from sauda.calendar import service
 from sauda.calendar.deps import EventById, calendar_caller
 from sauda.calendar.models import DEFAULT_DURATION_MINUTES, MAX_DURATION_MINUTES, AppointmentStatus
@@ -20,6 +19,7 @@ from sauda.calendar.schemas import (
     StatisticsOut,
 )
 from sauda.db import SessionDep
+from sauda.deps import SettingsDep
 from sauda.pagination import Page, PageDep, make_page, paginate
 from sauda.types import BigId, BusinessDate, LocalTime
 

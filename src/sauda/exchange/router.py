@@ -10,11 +10,12 @@ from sqlalchemy import any_
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sauda.auth import service as auth_service
-from sauda.auth.deps import BusinessToday, CurrentUser, ScopeDep, SettingsDep
+from sauda.auth.deps import CurrentUser, ScopeDep
 from sauda.auth.models import ClientScope, IntegrationClient
 from sauda.auth.repository import IntegrationClientRepository
 from sauda.auth.schemas import ClientOut, ClientWithSecret
 from sauda.db import SessionDep
+from sauda.deps import BusinessToday, SettingsDep
 from sauda.errors import InvalidInput, validation_fields
 from sauda.exchange import service
 from sauda.exchange.deps import ExchangeClient

@@ -2,8 +2,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sauda.auth.deps import RedisDep, ScopeDep, SettingsDep
+from sauda.auth.deps import ScopeDep
 from sauda.db import SessionDep
+from sauda.deps import RedisDep, SettingsDep
 from sauda.kaspi.browser_login import BrowserProvider, LaunchChromium
 from sauda.kaspi.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiOffer, KaspiStore

@@ -10,11 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
 from sauda.kaspi.schemas import OfferOrdering
 from sauda.network.models import Product
-from sauda.repository import Repository
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+from sauda.repository import Repository, escape_like
 
 
 class StoreRepository(Repository[KaspiStore]):
@@ -86,7 +82,7 @@ class OfferRepository(Repository[KaspiOffer]):
         if filters.max_price is not None:
             stmt = stmt.where(KaspiOffer.price <= filters.max_price)
         if filters.search:
-            pattern = f"%{_escape_like(filters.search)}%"
+            pattern = f"%{escape_like(filters.search)}%"
             stmt = stmt.where(KaspiOffer.title.ilike(pattern) | KaspiOffer.sku.ilike(pattern))
         column = getattr(KaspiOffer, ordering.value.lstrip("-"))
         first = column.desc().nulls_last() if ordering.value.startswith("-") else column.asc().nulls_last()

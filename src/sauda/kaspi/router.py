@@ -3,8 +3,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
 
-from sauda.auth.deps import CurrentUser, ScopeDep, SettingsDep
+from sauda.auth.deps import CurrentUser, ScopeDep
 from sauda.db import SessionDep
+from sauda.deps import SettingsDep
 from sauda.kaspi import preorders, repricing, service
 from sauda.kaspi import proxies as proxies_service
 from sauda.kaspi.deps import GatewayDep, ScopedOffer, ScopedStore

@@ -33,7 +33,7 @@ from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
 from sauda.kaspi.repository import OfferRepository, StoreRepository
 from sauda.kaspi.schemas import PasswordLoginIn, SmsStartIn, StoreCreate, StoreUpdate
 from sauda.kaspi.storefront import PublicOffer
-from sauda.network.repository import CompanyRepository
+from sauda.network.service import owner_company
 from sauda.tenancy import Scope
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,7 @@ def now() -> datetime:
 
 
 async def create_store(session: AsyncSession, scope: Scope, actor: User, data: StoreCreate) -> KaspiStore:
-    company_id = data.company_id if data.company_id is not None else actor.company_id
-    if company_id is None:
-        raise InvalidInput.for_field("company_id", "required: you belong to no company")
-    scope.ensure(company_id)
-    await CompanyRepository(session, scope).get(company_id)
+    company_id = await owner_company(session, scope, actor, data.company_id)
     values = data.model_dump(exclude={"company_id"})
     return await StoreRepository(session, scope).add(KaspiStore(**values, company_id=company_id))
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sauda.auth.models import User
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, Product
 from sauda.network.schemas import CompanyOrdering
-from sauda.repository import Repository
+from sauda.repository import Repository, escape_like
 
 # One advisory lock serialises supplier changes, so two concurrent edits cannot form a cycle.
 HIERARCHY_LOCK = 0x5A0DA_0001
@@ -29,10 +29,6 @@ class DebtRunResult:
     claimed: bool
     companies: int
     total: Decimal
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _ordered(stmt: Select[Company], ordering: CompanyOrdering) -> Select[Company]:
@@ -60,7 +56,7 @@ class CompanyRepository(Repository[Company]):
             if value is not None:
                 stmt = stmt.where(column == value)
         if filters.search:
-            stmt = stmt.where(Company.name.ilike(f"%{_escape_like(filters.search)}%"))
+            stmt = stmt.where(Company.name.ilike(f"%{escape_like(filters.search)}%"))
         return _ordered(stmt, ordering)
 
     def debt_above_average(self, ordering: CompanyOrdering) -> Select[Company]:
@@ -129,7 +125,7 @@ class ProductRepository(Repository[Product]):
         if company_id is not None:
             stmt = stmt.where(Product.company_id == company_id)
         if search:
-            pattern = f"%{_escape_like(search)}%"
+            pattern = f"%{escape_like(search)}%"
             stmt = stmt.where(
                 Product.name.ilike(pattern) | Product.model.ilike(pattern) | Product.sku.ilike(pattern)
             )

@@ -2,9 +2,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from sauda.auth.deps import AdminUser, BusinessToday, CurrentUser, ScopeDep, SettingsDep
+from sauda.auth.deps import AdminUser, CurrentUser, ScopeDep
 from sauda.auth.schemas import UserOut
 from sauda.db import SessionDep
+from sauda.deps import BusinessToday, SettingsDep
 from sauda.network import service
 from sauda.network.deps import ScopedCompany, ScopedProduct
 from sauda.network.models import CompanyKind

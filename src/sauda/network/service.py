@@ -120,13 +120,16 @@ async def delete_company(session: AsyncSession, company: Company) -> None:
     await companies.delete(company)
 
 
-def _company_for(scope: Scope, actor: User, requested: int | None) -> int:
-    if requested is not None:
-        scope.ensure(requested)
-        return requested
-    if actor.company_id is None:
-        raise InvalidInput.for_field("company_id", "required: you belong to no company")
-    return actor.company_id
+async def owner_company(session: AsyncSession, scope: Scope, actor: User, requested: int | None) -> int:
+    """The company a new row (product, point, customer, store, import) belongs to: the one an admin
+    names, else the caller's own; it must exist and lie in the caller's scope (else 404)."""
+    if requested is None:
+        if actor.company_id is None:
+            raise InvalidInput.for_field("company_id", "required: you belong to no company")
+        requested = actor.company_id
+    scope.ensure(requested)
+    await CompanyRepository(session, scope).get(requested)
+    return requested
 
 
 def ensure_released(release_date: date, *, today: date) -> None:
@@ -140,8 +143,7 @@ async def create_product(
     session: AsyncSession, scope: Scope, actor: User, data: ProductCreate, *, today: date
 ) -> Product:
     ensure_released(data.release_date, today=today)
-    company_id = _company_for(scope, actor, data.company_id)
-    await CompanyRepository(session, scope).get(company_id)
+    company_id = await owner_company(session, scope, actor, data.company_id)
     products = ProductRepository(session, scope)
     await _ensure_sku_free(products, company_id, data.sku)
     return await products.add(Product(**data.model_dump(exclude={"company_id"}), company_id=company_id))

@@ -3,8 +3,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends
 
-from sauda.auth.deps import ScopeDep, SettingsDep
+from sauda.auth.deps import ScopeDep
 from sauda.db import SessionDep
+from sauda.deps import SettingsDep
 from sauda.sales.models import Customer, Point, Sale
 from sauda.sales.repository import CustomerRepository, PointRepository, SaleRepository
 from sauda.types import BigId, Id

@@ -28,6 +28,7 @@ from sauda.auth.models import User
 from sauda.config import Settings
 from sauda.db import transaction
 from sauda.errors import InvalidInput, SaudaError
+from sauda.network.service import owner_company
 from sauda.sales.files import (
     ENCODINGS,
     STAGING_COLUMNS,
@@ -39,7 +40,6 @@ from sauda.sales.files import (
     sniff,
 )
 from sauda.sales.models import ImportFormat, ImportStatus, SalesImport, SalesImportChunk
-from sauda.sales.service import owner_company
 from sauda.tenancy import Scope
 from sauda.worker import enqueue_after_commit
 

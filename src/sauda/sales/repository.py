@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.errors import NotFound
 from sauda.network.models import Product
-from sauda.repository import Repository
+from sauda.repository import Repository, escape_like
 from sauda.sales.models import (
     Customer,
     DailyPointSales,
@@ -39,10 +39,6 @@ from sauda.sales.models import (
 )
 from sauda.sales.schemas import CustomerOrdering, GroupBy, PointOrdering, SaleOrdering
 from sauda.tenancy import Scope
-
-
-def escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _ordered(stmt: Select[Any], model: Any, ordering: str) -> Select[Any]:

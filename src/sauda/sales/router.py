@@ -4,8 +4,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 
-from sauda.auth.deps import CurrentUser, ScopeDep, SettingsDep
+from sauda.auth.deps import CurrentUser, ScopeDep
 from sauda.db import SessionDep
+from sauda.deps import SettingsDep
 from sauda.pagination import Page, PageDep, make_page
 from sauda.sales import service
 from sauda.sales.deps import BusinessTz, LockedSale, ScopedCustomer, ScopedPoint, ScopedSale

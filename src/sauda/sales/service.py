@@ -8,14 +8,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import User
+from sauda.db import conflict_on
 from sauda.errors import Conflict, InvalidInput
 from sauda.money import KOPECK, MONEY_MAX, money_fits, to_money
 from sauda.network.models import Product
-from sauda.network.repository import CompanyRepository, ProductRepository
+from sauda.network.repository import ProductRepository
+from sauda.network.service import owner_company
 from sauda.sales.models import Customer, Point, Sale
 from sauda.sales.repository import (
     CustomerRepository,
@@ -48,31 +49,16 @@ from sauda.tenancy import Scope
 MAX_METRICS_DAYS = 3 * 366
 
 
-async def owner_company(session: AsyncSession, scope: Scope, actor: User, requested: int | None) -> int:
-    """The company a new point or customer belongs to: the employee's, or the one an admin names."""
-    if requested is None:
-        if actor.company_id is None:
-            raise InvalidInput.for_field("company_id", "required: you belong to no company")
-        requested = actor.company_id
-    scope.ensure(requested)
-    await CompanyRepository(session, scope).get(requested)
-    return requested
-
-
 @asynccontextmanager
 async def unique_in_company(session: AsyncSession, field: str) -> AsyncIterator[None]:
     """The checks before a write cannot see a concurrent transaction's uncommitted row: when the
     unique constraint catches it instead, that is the same 409, not a 500."""
-    try:
-        async with session.begin_nested():
-            yield
-    except IntegrityError as exc:
-        if getattr(exc.orig, "sqlstate", None) != "23505":  # unique_violation
-            raise
-        raise Conflict(
-            f"{field} is already used in this company",
-            fields=[{"field": field, "message": "already used in this company"}],
-        ) from exc
+    taken = Conflict(
+        f"{field} is already used in this company",
+        fields=[{"field": field, "message": "already used in this company"}],
+    )
+    async with conflict_on(session, taken):
+        yield
 
 
 def _refuse_nulls(changes: dict[str, Any], exempt: set[str]) -> None:
