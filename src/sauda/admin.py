@@ -10,7 +10,7 @@ admin obeys the same rules as the API.
 
 import enum
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import date
 from typing import Any, ClassVar, cast
@@ -36,6 +36,7 @@ from sauda.auth.service import authenticate
 from sauda.clock import business_today
 from sauda.config import Settings
 from sauda.db import transaction
+from sauda.domains import admin_views
 from sauda.errors import PermissionDenied, TooManyRequests
 
 ADMIN_USER_KEY = "admin_user_id"
@@ -196,27 +197,6 @@ def _bound_to(view: type[SaudaView], app: FastAPI) -> type[SaudaView]:
     return cast(type[SaudaView], bound)
 
 
-def _views() -> Sequence[type[SaudaView]]:
-    from sauda.auth.admin import IntegrationClientAdmin, UserAdmin
-    from sauda.calendar.admin import views as calendar_views
-    from sauda.exchange.admin import ExchangeBatchAdmin
-    from sauda.jobs.admin import JobAdmin
-    from sauda.kaspi.admin import views as kaspi_views
-    from sauda.network.admin import views as network_views
-    from sauda.sales.admin import views as sales_views
-
-    return [
-        *network_views(),
-        *sales_views(),
-        *kaspi_views(),
-        UserAdmin,
-        JobAdmin,
-        IntegrationClientAdmin,
-        ExchangeBatchAdmin,
-        *calendar_views(),
-    ]
-
-
 def mount_admin(app: FastAPI, settings: Settings) -> Admin:
     admin = Admin(
         app,
@@ -225,6 +205,6 @@ def mount_admin(app: FastAPI, settings: Settings) -> Admin:
         title="Sauda admin",
         base_url="/admin",
     )
-    for view in _views():
+    for view in admin_views():
         admin.add_view(_bound_to(view, app))
     return admin

@@ -12,21 +12,15 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from sauda.admin import mount_admin
-from sauda.auth.router import router as auth_router
-from sauda.calendar.router import router as calendar_router
 from sauda.clock import system_clock
 from sauda.config import Settings, get_settings
 from sauda.db import create_engine, create_sessionmaker
+from sauda.domains import routers
 from sauda.errors import error_body, install_error_handlers
 from sauda.exchange.router import PREFIX as EXCHANGE_PREFIX
 from sauda.exchange.router import NoTrailingSlash
-from sauda.exchange.router import router as exchange_router
-from sauda.jobs.router import router as jobs_router
-from sauda.kaspi.router import router as kaspi_router
 from sauda.middleware import RejectNul
-from sauda.network.router import router as network_router
 from sauda.openapi import install_openapi
-from sauda.sales.router import router as sales_router
 from sauda.worker import redis_settings
 
 log = logging.getLogger(__name__)
@@ -39,15 +33,7 @@ Errors are `{"error": code, "detail": message, "fields": [...]}`."""
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    for router in (
-        auth_router,
-        network_router,
-        sales_router,
-        exchange_router,
-        kaspi_router,
-        calendar_router,
-        jobs_router,
-    ):
+    for router in routers():
         api.include_router(router)
     return api
 

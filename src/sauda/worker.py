@@ -6,7 +6,6 @@ poll `GET /api/v1/jobs/{id}`.
 """
 
 import gc
-import importlib
 import logging
 import random
 import uuid
@@ -32,8 +31,6 @@ log = logging.getLogger(__name__)
 
 Context = dict[str, Any]
 TaskFn = Callable[..., Awaitable[Any]]
-
-TASK_MODULES = ("sauda.network.tasks", "sauda.sales.tasks", "sauda.kaspi.tasks")
 
 
 RetryPredicate = Callable[[BaseException], bool]
@@ -200,8 +197,9 @@ async def _fail(ctx: Context, job_id: uuid.UUID | None, exc: BaseException, pref
 
 
 def load_tasks() -> None:
-    for module in TASK_MODULES:
-        importlib.import_module(module)
+    from sauda.domains import task_modules
+
+    task_modules()  # importing a tasks module registers its @task and @cron_task functions
 
 
 def functions(settings: Settings) -> list[Function]:

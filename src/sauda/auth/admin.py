@@ -130,3 +130,7 @@ class IntegrationClientAdmin(SaudaView, model=IntegrationClient):
 
     def _to_list(self, request: Request) -> RedirectResponse:
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), status_code=302)
+
+
+def views() -> list[type[SaudaView]]:
+    return [UserAdmin, IntegrationClientAdmin]

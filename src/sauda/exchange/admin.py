@@ -35,3 +35,7 @@ class ExchangeBatchAdmin(SaudaView, model=Batch):
     def list_query(self, request: Request) -> Select[Any]:
         # The JSON files can be megabytes each; the list shows none of them.
         return select(Batch).options(defer(Batch.payload))
+
+
+def views() -> list[type[SaudaView]]:
+    return [ExchangeBatchAdmin]

@@ -23,3 +23,7 @@ class JobAdmin(SaudaView, model=Job):
     column_sortable_list = [Job.name, Job.status, Job.created_at, Job.finished_at]
     column_default_sort = (Job.created_at, True)
     column_filters = [EnumFilter(Job.status, JobStatus)]
+
+
+def views() -> list[type[SaudaView]]:
+    return [JobAdmin]
