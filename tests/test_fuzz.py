@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sauda.auth.models import ClientScope
 from sauda.auth.service import create_client
 from sauda.db import transaction
+from sauda.tenancy import Scope
 from tests.factories import Factory
 from tests.fuzz import fuzz
 
@@ -49,6 +50,7 @@ async def _callers(factory: Factory) -> dict[str, dict[str, str]]:
     async with transaction(factory.sessionmaker) as session:
         _, secret = await create_client(
             session,
+            Scope.everything(),
             company_id=company.id,
             name="1C and bot",
             login="fuzz-client",
