@@ -1,7 +1,9 @@
 """Upserts from 1C keyed by the 1C reference UUID: each item on its own, each with its result.
 
 Every item runs in a savepoint, so a bad item leaves no trace and the good ones still land;
-sending the same items again updates nothing that is already equal.
+sending the same items again updates nothing that is already equal. A batch holds its company
+and the company's batch lock first; the rollup changes of its sales are applied once after the
+last item (the writers' lock order, sauda.sales.repository).
 """
 
 from collections.abc import Awaitable, Callable
@@ -21,7 +23,14 @@ from sauda.exchange.schemas import CustomerIn, FromOneC, PointIn, ProductIn, Sal
 from sauda.network import service as network_service
 from sauda.network.models import Product
 from sauda.sales import service as sales_service
-from sauda.sales.models import Customer, Point, Sale
+from sauda.sales.models import Customer, Point
+from sauda.sales.repository import (
+    RollupDeltas,
+    RollupRepository,
+    SaleRepository,
+    hold_company,
+    lock_company_batch,
+)
 from sauda.sales.schemas import SaleCreate, SaleUpdate
 from sauda.tenancy import Scope
 
@@ -36,7 +45,7 @@ class Context:
     today: date
 
 
-Apply = Callable[[AsyncSession, int, Any, Context], Awaitable[Outcome]]
+Apply = Callable[[AsyncSession, int, Any, Context, RollupDeltas], Awaitable[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -67,16 +76,18 @@ async def _put_simple(session: AsyncSession, model: Any, company_id: int, data: 
     return ("updated" if changed else "unchanged"), row.id
 
 
-async def _put_product(session: AsyncSession, company_id: int, data: ProductIn, ctx: Context) -> Outcome:
+async def _put_product(
+    session: AsyncSession, company_id: int, data: ProductIn, ctx: Context, *_: object
+) -> Outcome:
     network_service.ensure_released(data.release_date, today=ctx.today)
     return await _put_simple(session, Product, company_id, data)
 
 
-async def _put_customer(session: AsyncSession, company_id: int, data: CustomerIn, _: Context) -> Outcome:
+async def _put_customer(session: AsyncSession, company_id: int, data: CustomerIn, *_: object) -> Outcome:
     return await _put_simple(session, Customer, company_id, data)
 
 
-async def _put_point(session: AsyncSession, company_id: int, data: PointIn, _: Context) -> Outcome:
+async def _put_point(session: AsyncSession, company_id: int, data: PointIn, *_: object) -> Outcome:
     return await _put_simple(session, Point, company_id, data)
 
 
@@ -118,7 +129,9 @@ async def _sale_refs(session: AsyncSession, company_id: int, data: SaleIn) -> di
     }
 
 
-async def _put_sale(session: AsyncSession, company_id: int, data: SaleIn, ctx: Context) -> Outcome:
+async def _put_sale(
+    session: AsyncSession, company_id: int, data: SaleIn, ctx: Context, rollups: RollupDeltas
+) -> Outcome:
     tz = ctx.tz
     values = await _sale_refs(session, company_id, data) | {
         "quantity": data.quantity,
@@ -128,15 +141,15 @@ async def _put_sale(session: AsyncSession, company_id: int, data: SaleIn, ctx: C
         "external_id": str(data.external_id),
     }
     scope = Scope.company(company_id)
-    sale = await _by_external_id(session, Sale, company_id, str(data.external_id))
+    sale = await SaleRepository(session, scope).by_external_id_for_update(company_id, str(data.external_id))
     if sale is None:
-        created = await sales_service.create_sale(session, scope, SaleCreate(**values), tz)
+        created = await sales_service.create_sale(session, scope, SaleCreate(**values), tz, batch=rollups)
         return "created", created.id
     current = {k: getattr(sale, k) for k in values}
     current["sold_at"] = sale.sold_at.astimezone(tz).replace(tzinfo=None)
     if current == values | {"sold_at": data.sold_at.replace(tzinfo=None)}:
         return "unchanged", sale.id
-    await sales_service.update_sale(session, scope, sale, SaleUpdate(**values), tz)
+    await sales_service.update_sale(session, scope, sale, SaleUpdate(**values), tz, batch=rollups)
     return "updated", sale.id
 
 
@@ -173,12 +186,18 @@ async def upsert_items(
     if entity not in UPSERTS:
         raise InvalidInput.for_field("entity", f"1C cannot send {entity.value}")
     upsert = UPSERTS[entity]
+    tz = ctx.tz
+    await hold_company(session, company_id)
+    await lock_company_batch(session, company_id)
+    rollups = RollupDeltas(tz)
     results = []
     for index, raw in enumerate(items):
         try:
             data = upsert.schema.model_validate(raw)
+            item_rollups = RollupDeltas(tz)  # dropped with the item's savepoint if it fails
             async with session.begin_nested():
-                status, row_id = await upsert.apply(session, company_id, data, ctx)
+                status, row_id = await upsert.apply(session, company_id, data, ctx, item_rollups)
+            rollups.merge(item_rollups)
             results.append(_result(index, raw, status, row_id, []))
         except ValidationError as exc:
             results.append(_result(index, raw, "error", None, validation_fields(exc)))
@@ -188,4 +207,5 @@ async def upsert_items(
             )
         except IntegrityError as exc:
             results.append(_result(index, raw, "error", None, _integrity_message(exc)))
+    await RollupRepository(session, tz).apply(rollups)
     return results

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import Select, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sauda.auth.models import User
+from sauda.auth.models import IntegrationClient, User
 from sauda.network.models import Company, CompanyKind, DebtEntry, DebtReason, Product
 from sauda.network.schemas import CompanyOrdering
 from sauda.repository import Repository, escape_like
@@ -103,6 +103,12 @@ class CompanyRepository(Repository[Company]):
     async def count_employees(self, company_id: int) -> int:
         stmt = select(func.count()).select_from(User).where(User.company_id == company_id)
         return (await self.session.execute(stmt)).scalar_one()
+
+    async def lock_clients(self, company_id: int) -> None:
+        """The company's integration clients, locked: a request of one records its use (locks
+        its row) before it holds the company, so a deletion must take them in that order too."""
+        stmt = select(IntegrationClient.id).where(IntegrationClient.company_id == company_id)
+        await self.session.execute(stmt.order_by(IntegrationClient.id).with_for_update())
 
     def employees(self, company_id: int) -> Select[User]:
         return select(User).where(User.company_id == company_id).order_by(User.id)

@@ -117,6 +117,9 @@ async def delete_company(session: AsyncSession, company: Company) -> None:
         raise Conflict(f"Company {company.id} supplies {customers} companies; reassign them first")
     if employees := await companies.count_employees(company.id):
         raise Conflict(f"Company {company.id} has {employees} employees; move or remove them first")
+    # The company row before anything it owns: its writers hold it (KEY SHARE) from their start
+    # (sauda.sales.repository); only its clients' rows come before it in their requests.
+    await companies.lock_clients(company.id)
     await companies.delete(company)
 
 

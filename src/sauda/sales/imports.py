@@ -6,8 +6,9 @@ without any job; then it is stored in `sales_import_chunks` and a job is queued 
 Load, in one transaction: stream the file row by row, validate, COPY valid rows into a
 temporary staging table in batches, resolve point codes / SKUs / customer ids in SQL (creating
 missing ones if asked), then one INSERT ... ON CONFLICT (company_id, external_id) DO NOTHING
-whose RETURNING rows also feed both daily rollups. All-or-nothing by default: any bad row and
-nothing is written. Progress (rows read) is committed separately so pollers see it move.
+whose RETURNING rows, summed, feed both daily rollups (in the writers' lock order).
+All-or-nothing by default: any bad row and nothing is written. Progress (rows read) is committed
+separately so pollers see it move.
 """
 
 import asyncio
@@ -40,6 +41,7 @@ from sauda.sales.files import (
     sniff,
 )
 from sauda.sales.models import ImportFormat, ImportStatus, SalesImport, SalesImportChunk
+from sauda.sales.repository import RollupRepository, hold_company, lock_company_batch
 from sauda.tenancy import Scope
 from sauda.worker import enqueue_after_commit
 
@@ -218,6 +220,21 @@ FROM (
 WHERE row_no <> first
 """
 
+# The new sales' rollup changes, summed per (day, point, product), are staged here and applied
+# in lock order by RollupRepository: the two rollups are never written in the same statement,
+# whose sub-statements PostgreSQL runs in no promised order.
+_CREATE_DELTAS = """
+CREATE TEMP TABLE import_deltas (
+    company_id integer NOT NULL,
+    day date NOT NULL,
+    point_id integer NOT NULL,
+    product_id integer NOT NULL,
+    revenue numeric NOT NULL,
+    sales_count integer NOT NULL,
+    quantity numeric NOT NULL
+) ON COMMIT DROP
+"""
+
 _INSERT = """
 WITH ins AS (
     INSERT INTO sales (company_id, point_id, product_id, customer_id, quantity, unit_price, discount,
@@ -232,20 +249,10 @@ WITH ins AS (
     ORDER BY s.sold_at
     ON CONFLICT (company_id, external_id) DO NOTHING
     RETURNING point_id, product_id, total, quantity, (sold_at AT TIME ZONE :tz)::date AS day
-), by_point AS (
-    INSERT INTO sales_daily_points AS r (company_id, day, point_id, revenue, sales_count, quantity)
-    SELECT :company_id, day, point_id, sum(total), count(*), sum(quantity) FROM ins
-    GROUP BY day, point_id ORDER BY day, point_id
-    ON CONFLICT (company_id, day, point_id) DO UPDATE SET revenue = r.revenue + excluded.revenue,
-        sales_count = r.sales_count + excluded.sales_count, quantity = r.quantity + excluded.quantity
-), by_product AS (
-    INSERT INTO sales_daily_products AS r (company_id, day, product_id, revenue, sales_count, quantity)
-    SELECT :company_id, day, product_id, sum(total), count(*), sum(quantity) FROM ins
-    GROUP BY day, product_id ORDER BY day, product_id
-    ON CONFLICT (company_id, day, product_id) DO UPDATE SET revenue = r.revenue + excluded.revenue,
-        sales_count = r.sales_count + excluded.sales_count, quantity = r.quantity + excluded.quantity
 )
-SELECT count(*) FROM ins
+INSERT INTO import_deltas (company_id, day, point_id, product_id, revenue, sales_count, quantity)
+SELECT :company_id, day, point_id, product_id, sum(total), count(*), sum(quantity) FROM ins
+GROUP BY day, point_id, product_id
 """
 
 
@@ -386,16 +393,26 @@ async def _load(
     if result.rows_read == 0:
         raise InvalidFile("The file has a header but no rows")
     log.info("import %s: %s rows read and staged", import_id, result.rows_read)
+    # Before the first write, in the writers' lock order (sauda.sales.repository).
+    await hold_company(session, company_id)
+    await lock_company_batch(session, company_id)
     await _resolve(session, company_id, create_missing, result)
     log.info("import %s: references resolved, %s bad rows", import_id, len(result.bad_rows))
     if result.errors and all_or_nothing:
         raise Rejected(result)
-    inserted = await session.execute(
-        text(_INSERT), {"company_id": company_id, "tz": settings.tz.key, "bad": sorted(result.bad_rows)}
-    )
-    result.rows_inserted = int(inserted.scalar_one())
+    result.rows_inserted = await _insert(session, settings, company_id, result.bad_rows)
     log.info("import %s: %s sales inserted", import_id, result.rows_inserted)
     return result
+
+
+async def _insert(session: AsyncSession, settings: Settings, company_id: int, bad_rows: set[int]) -> int:
+    """The good rows into `sales`, then their changes into both rollups; the number inserted."""
+    await session.execute(text(_CREATE_DELTAS))
+    params = {"company_id": company_id, "tz": settings.tz.key, "bad": sorted(bad_rows)}
+    await session.execute(text(_INSERT), params)
+    await RollupRepository(session, settings.tz).apply_table("import_deltas")
+    inserted = await session.scalar(text("SELECT coalesce(sum(sales_count), 0) FROM import_deltas"))
+    return int(inserted or 0)
 
 
 async def _resolve(session: AsyncSession, company_id: int, create_missing: bool, result: LoadResult) -> None:

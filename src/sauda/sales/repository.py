@@ -1,8 +1,23 @@
-"""Queries of the sales domain: points, customers, sales, the daily rollups, imports."""
+"""Queries of the sales domain: points, customers, sales, the daily rollups, imports.
+
+Lock order of every writer of sales and rollups (API, admin, import, 1C, deletes, the company's
+deletion), so that no mix of them can wait in a cycle:
+
+1. the company row: KEY SHARE (`hold_company`), shared by writers; its deletion takes it
+   exclusively (FOR UPDATE), so deletion and writers wait for each other before either holds
+   anything else;
+2. writers of many rows at once (an import, a 1C batch) take the company's batch lock
+   (`lock_company_batch`): two of them would otherwise meet on unique keys (sales' external
+   ids, point codes, SKUs) in opposite orders;
+3. the sale rows written (a writer of one sale holds one);
+4. the rollup rows, all in one go at the end (`RollupRepository.apply`): `sales_daily_points`
+   before `sales_daily_products`, each in (company_id, day, key) order. A transaction holding
+   rollup rows waits only for rollup rows, which all writers take in that same order.
+"""
 
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,18 +30,16 @@ from sqlalchemy import (
     Select,
     and_,
     cast,
-    delete,
     func,
     literal,
     or_,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.errors import NotFound
-from sauda.network.models import Product
+from sauda.network.models import Company, Product
 from sauda.repository import Repository, escape_like
 from sauda.sales.models import (
     Customer,
@@ -177,11 +190,22 @@ class SaleRepository(Repository[Sale]):
         return or_(Sale.external_id == search, Sale.product_id.in_(products), Sale.customer_id.in_(customers))
 
     async def get_for_update(self, id_: int) -> Sale:
-        """The sale, locked: its old figures leave the rollup, so nobody may change it meanwhile."""
+        """The sale, locked: its old figures leave the rollup, so nobody may change it meanwhile.
+        Its company is held first (the writers' lock order; a sale never changes company)."""
+        company_id = await self.session.scalar(
+            select(Sale.company_id).where(self.scope.where(Sale.company_id), Sale.id == id_)
+        )
+        if company_id is not None:
+            await hold_company(self.session, company_id)
         found = await self.session.scalar(self.select().where(Sale.id == id_).with_for_update())
         if found is None:
             raise NotFound(f"Sale {id_} not found")
         return found
+
+    async def by_external_id_for_update(self, company_id: int, external_id: str) -> Sale | None:
+        """For a writer that already holds the company (see the module's lock order)."""
+        stmt = self.select().where(Sale.company_id == company_id, Sale.external_id == external_id)
+        return await self.session.scalar(stmt.with_for_update())
 
     async def external_id_taken(
         self, company_id: int, external_id: str, exclude_id: int | None = None
@@ -192,59 +216,122 @@ class SaleRepository(Repository[Sale]):
         return (await self.session.scalar(stmt)) is not None
 
 
+# --- locks of writers (the order is in the module's docstring) ------------------------------
+
+# Key class of `pg_advisory_xact_lock(class, company_id)`: the two-int4 key space, apart from the
+# single bigint keys of other locks.
+COMPANY_BATCH_LOCK = 0x5A1E5
+
+
+async def hold_company(session: AsyncSession, company_id: int, *, exclusive: bool = False) -> None:
+    """Lock the company row: KEY SHARE for writers of its sales (they do not block each other, nor
+    edits of the company), FOR UPDATE to keep them all out. A company that is gone is a 404."""
+    stmt = select(Company.id).where(Company.id == company_id)
+    locked = stmt.with_for_update() if exclusive else stmt.with_for_update(key_share=True, read=True)
+    if await session.scalar(locked) is None:
+        raise NotFound(f"Company {company_id} not found")
+
+
+async def lock_company_batch(session: AsyncSession, company_id: int) -> None:
+    """Batches of one company (imports, 1C pushes) take turns; other companies' do not wait."""
+    await session.execute(select(func.pg_advisory_xact_lock(COMPANY_BATCH_LOCK, company_id)))
+
+
 # --- rollups ---------------------------------------------------------------------------------
 
+RollupKey = tuple[int, date, int, int]  # company_id, day, point_id, product_id
 
-def _upsert_rollup(model: Any, key: str, values: list[dict[str, Any]]) -> Any:
-    stmt = insert(model).values(values)
-    return stmt.on_conflict_do_update(
-        index_elements=["company_id", "day", key],
-        set_={
-            "revenue": model.revenue + stmt.excluded.revenue,
-            "sales_count": model.sales_count + stmt.excluded.sales_count,
-            "quantity": model.quantity + stmt.excluded.quantity,
-        },
-    )
+
+@dataclass
+class RollupDeltas:
+    """Changes to both rollups, summed per (company, day, point, product) while a writer works,
+    and applied once at its end, in lock order, by `RollupRepository.apply`."""
+
+    tz: ZoneInfo
+    sums: dict[RollupKey, tuple[Decimal, int, Decimal]] = field(default_factory=dict)
+
+    def add(self, sale: Sale, sign: int) -> None:
+        key = (sale.company_id, sale.sold_at.astimezone(self.tz).date(), sale.point_id, sale.product_id)
+        revenue, count, quantity = self.sums.get(key, (Decimal(0), 0, Decimal(0)))
+        self.sums[key] = (revenue + sale.total * sign, count + sign, quantity + sale.quantity * sign)
+
+    def merge(self, other: "RollupDeltas") -> None:
+        for key, (revenue, count, quantity) in other.sums.items():
+            mine = self.sums.get(key, (Decimal(0), 0, Decimal(0)))
+            self.sums[key] = (mine[0] + revenue, mine[1] + count, mine[2] + quantity)
+
+    def columns(self) -> dict[str, list[Any]]:
+        keys, figures = list(self.sums), list(self.sums.values())
+        names = ("company_ids", "days", "point_ids", "product_ids")
+        columns = {name: [key[n] for key in keys] for n, name in enumerate(names)}
+        return columns | {
+            "revenues": [f[0] for f in figures],
+            "counts": [f[1] for f in figures],
+            "quantities": [f[2] for f in figures],
+        }
+
+
+# Deltas in rows of (company_id, day, point_id, product_id, revenue, sales_count, quantity).
+_DELTAS = """unnest(CAST(:company_ids AS int[]), CAST(:days AS date[]), CAST(:point_ids AS int[]),
+    CAST(:product_ids AS int[]), CAST(:revenues AS numeric[]), CAST(:counts AS int[]),
+    CAST(:quantities AS numeric[]))
+    AS d(company_id, day, point_id, product_id, revenue, sales_count, quantity)"""
+
+# The ORDER BY is the lock order: rows are upserted, hence locked, one by one in that order.
+# Keys whose changes cancel out (an edit that kept the day, point and figures) are not touched.
+_APPLY = """
+INSERT INTO {table} AS r (company_id, day, {key}, revenue, sales_count, quantity)
+SELECT company_id, day, {key}, sum(revenue), sum(sales_count), sum(quantity) FROM {source}
+GROUP BY company_id, day, {key}
+HAVING sum(revenue) <> 0 OR sum(sales_count) <> 0 OR sum(quantity) <> 0
+ORDER BY company_id, day, {key}
+ON CONFLICT (company_id, day, {key}) DO UPDATE SET revenue = r.revenue + excluded.revenue,
+    sales_count = r.sales_count + excluded.sales_count, quantity = r.quantity + excluded.quantity
+"""
+# Only rows this transaction has just lowered, so already holds: it waits for nobody here.
+_DROP_EMPTIED = """
+DELETE FROM {table} AS r USING (
+    SELECT company_id, day, {key} FROM {source} GROUP BY 1, 2, 3 HAVING sum(sales_count) < 0
+) AS d
+WHERE (r.company_id, r.day, r.{key}) = (d.company_id, d.day, d.{key}) AND r.sales_count <= 0
+"""
+# Points before products: the same table first in every writer.
+_ROLLUPS = (("sales_daily_points", "point_id"), ("sales_daily_products", "product_id"))
 
 
 class RollupRepository:
     """The daily rollups `sales_daily_points` and `sales_daily_products`. Every write to `sales`
-    passes its change through here in the same transaction; rows that reach zero sales go."""
+    passes its change through here in the same transaction, all at once at the writer's end so
+    that rows are locked in one order (see the module's docstring); rows that reach zero go."""
 
     def __init__(self, session: AsyncSession, tz: ZoneInfo) -> None:
         self.session = session
         self.tz = tz
 
-    async def add(self, sale: Sale, sign: int) -> None:
-        day = sale.sold_at.astimezone(self.tz).date()
-        figures = {
-            "company_id": sale.company_id,
-            "day": day,
-            "revenue": sale.total * sign,
-            "sales_count": sign,
-            "quantity": sale.quantity * sign,
-        }
-        await self.session.execute(
-            _upsert_rollup(DailyPointSales, "point_id", [figures | {"point_id": sale.point_id}])
-        )
-        await self.session.execute(
-            _upsert_rollup(DailyProductSales, "product_id", [figures | {"product_id": sale.product_id}])
-        )
-        if sign < 0:
-            await self._drop_empty(sale.company_id, day)
+    async def apply(self, deltas: RollupDeltas) -> None:
+        if deltas.sums:
+            shrinks = any(count < 0 for _, count, _ in deltas.sums.values())
+            await self._apply(_DELTAS, deltas.columns(), shrinks=shrinks)
 
-    async def _drop_empty(self, company_id: int, day: date) -> None:
-        for model in (DailyPointSales, DailyProductSales):
-            await self.session.execute(
-                delete(model).where(model.company_id == company_id, model.day == day, model.sales_count <= 0)
-            )
+    async def apply_table(self, table: str) -> None:
+        """Deltas from a (temporary) table with the columns of `_DELTAS`, all growing."""
+        await self._apply(table, {}, shrinks=False)
+
+    async def _apply(self, source: str, params: dict[str, Any], *, shrinks: bool) -> None:
+        for table, key in _ROLLUPS:
+            await self.session.execute(text(_APPLY.format(table=table, key=key, source=source)), params)
+            if shrinks:
+                drop = _DROP_EMPTIED.format(table=table, key=key, source=source)
+                await self.session.execute(text(drop), params)
 
     async def rebuild(self, company_id: int, date_from: date, date_to: date) -> None:
-        """Recompute the company's rollups of the given days (business timezone) from `sales`."""
+        """Recompute the company's rollups of the given days (business timezone) from `sales`.
+        The company is held exclusively: no writer of its sales runs meanwhile."""
+        await hold_company(self.session, company_id, exclusive=True)
         start, end = day_bounds(date_from, date_to, self.tz)
         params = {"company_id": company_id, "tz": self.tz.key, "start": start, "end": end}
         params |= {"date_from": date_from, "date_to": date_to}
-        for table, key in (("sales_daily_points", "point_id"), ("sales_daily_products", "product_id")):
+        for table, key in _ROLLUPS:
             await self.session.execute(text(_REBUILD_DELETE.format(table=table)), params)
             await self.session.execute(text(_REBUILD_INSERT.format(table=table, key=key)), params)
 

@@ -23,8 +23,10 @@ from sauda.sales.repository import (
     MetricsQuery,
     MetricsRepository,
     PointRepository,
+    RollupDeltas,
     RollupRepository,
     SaleRepository,
+    hold_company,
 )
 from sauda.sales.schemas import (
     Bucket,
@@ -174,23 +176,48 @@ async def _resolve_refs(session: AsyncSession, scope: Scope, values: dict[str, A
     values["company_id"] = product.company_id
 
 
-async def create_sale(session: AsyncSession, scope: Scope, data: SaleCreate, tz: ZoneInfo) -> Sale:
+@asynccontextmanager
+async def _rollup_changes(
+    session: AsyncSession, tz: ZoneInfo, batch: RollupDeltas | None
+) -> AsyncIterator[RollupDeltas]:
+    """Where a write puts its rollup changes: a batch's, applied by the batch at its end, or its
+    own, applied here once the write is done. Either way after every sale row, in lock order."""
+    if batch is not None:
+        yield batch
+        return
+    deltas = RollupDeltas(tz)
+    yield deltas
+    await RollupRepository(session, tz).apply(deltas)
+
+
+async def create_sale(
+    session: AsyncSession, scope: Scope, data: SaleCreate, tz: ZoneInfo, *, batch: RollupDeltas | None = None
+) -> Sale:
     values = data.model_dump(exclude={"total"})
     await _resolve_refs(session, scope, values)
+    await hold_company(session, values["company_id"])
     values["total"] = _check_total(data.quantity, data.unit_price, data.discount, data.total)
     values["sold_at"] = business_aware(data.sold_at, tz)
     sales = SaleRepository(session, scope)
     if data.external_id is not None:
         await _ensure_sale_id_free(sales, values["company_id"], data.external_id)
-    async with unique_in_company(session, "external_id"):
-        sale = await sales.add(Sale(**values))
-    await RollupRepository(session, tz).add(sale, +1)
+    async with _rollup_changes(session, tz, batch) as rollups:
+        async with unique_in_company(session, "external_id"):
+            sale = await sales.add(Sale(**values))
+        rollups.add(sale, +1)
     return sale
 
 
 async def update_sale(
-    session: AsyncSession, scope: Scope, sale: Sale, data: SaleUpdate, tz: ZoneInfo
+    session: AsyncSession,
+    scope: Scope,
+    sale: Sale,
+    data: SaleUpdate,
+    tz: ZoneInfo,
+    *,
+    batch: RollupDeltas | None = None,
 ) -> Sale:
+    """`sale` comes locked, its company held first (`SaleRepository.get_for_update`)."""
     changes = data.model_dump(exclude_unset=True)
     _refuse_nulls(changes, exempt={"customer_id", "external_id", "total"})
     sent_total = changes.pop("total", None)
@@ -204,21 +231,23 @@ async def update_sale(
         await _ensure_sale_id_free(
             SaleRepository(session, scope), sale.company_id, changes["external_id"], sale.id
         )
-    rollup = RollupRepository(session, tz)
-    await rollup.add(sale, -1)
-    for field, value in changes.items():
-        setattr(sale, field, business_aware(value, tz) if field == "sold_at" else value)
-    sale.total = _check_total(sale.quantity, sale.unit_price, sale.discount, sent_total)
-    async with unique_in_company(session, "external_id"):
-        await session.flush()
-    await rollup.add(sale, +1)
+    async with _rollup_changes(session, tz, batch) as rollups:
+        rollups.add(sale, -1)
+        for field, value in changes.items():
+            setattr(sale, field, business_aware(value, tz) if field == "sold_at" else value)
+        sale.total = _check_total(sale.quantity, sale.unit_price, sale.discount, sent_total)
+        async with unique_in_company(session, "external_id"):
+            await session.flush()
+        rollups.add(sale, +1)
     return sale
 
 
 async def delete_sale(session: AsyncSession, sale: Sale, tz: ZoneInfo) -> None:
-    await session.delete(sale)
-    await session.flush()
-    await RollupRepository(session, tz).add(sale, -1)
+    """`sale` comes locked, its company held first (`SaleRepository.get_for_update`)."""
+    async with _rollup_changes(session, tz, None) as rollups:
+        await session.delete(sale)
+        await session.flush()
+        rollups.add(sale, -1)
 
 
 async def _ensure_sale_id_free(
