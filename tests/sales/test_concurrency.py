@@ -22,7 +22,7 @@ from sauda.auth.service import create_client, touch_client
 from sauda.config import Settings
 from sauda.db import transaction
 from sauda.exchange.models import Entity
-from sauda.exchange.upserts import upsert_items
+from sauda.exchange.upserts import Context, upsert_items
 from sauda.network import service as network_service
 from sauda.network.models import Company, Product
 from sauda.network.repository import CompanyRepository
@@ -117,6 +117,10 @@ class Doomed:
     onec: OneCClient
 
 
+def _ctx(settings: Settings) -> Context:
+    return Context(tz=settings.tz, today=datetime.now(settings.tz).date())
+
+
 async def _doomed(client: httpx.AsyncClient, factory: Factory) -> Doomed:
     company = await factory.company()
     products = [await factory.product(company) for _ in range(2)]
@@ -124,7 +128,12 @@ async def _doomed(client: httpx.AsyncClient, factory: Factory) -> Doomed:
         points = [Point(company_id=company.id, code=f"D{n}", name=f"Точка {n}") for n in (1, 2)]
         session.add_all(points)
         onec, secret = await create_client(
-            session, company_id=company.id, name="1C", login="doomed-1c", scopes=[ClientScope.exchange]
+            session,
+            Scope.everything(),
+            company_id=company.id,
+            name="1C",
+            login="doomed-1c",
+            scopes=[ClientScope.exchange],
         )
     return Doomed(company, points, products, OneCClient(client, onec.login, secret))
 
@@ -310,7 +319,7 @@ async def test_company_deletion_and_its_1c_in_mid_request_never_deadlock(
         deletion = asyncio.create_task(delete())
         await _blocks_someone(sessionmaker, await _backend(request))
         results = await upsert_items(
-            request, company_id=doomed.company.id, entity=Entity.sales, items=items, tz=settings.tz
+            request, company_id=doomed.company.id, entity=Entity.sales, items=items, ctx=_ctx(settings)
         )
         assert [r["status"] for r in results] == ["created"] * 3
     await deletion
@@ -337,12 +346,12 @@ async def test_import_creating_points_and_a_1c_batch_of_them_never_deadlock(
     company_id = shop.company.id
     async with transaction(sessionmaker) as batch:  # 1C's batch, between its first and its rest
         first = await upsert_items(
-            batch, company_id=company_id, entity=Entity.points, items=pushed[:1], tz=settings.tz
+            batch, company_id=company_id, entity=Entity.points, items=pushed[:1], ctx=_ctx(settings)
         )
         loading = asyncio.create_task(run_import(sessionmaker, settings, uuid.UUID(response.json()["id"])))
         await _blocks_someone(sessionmaker, await _backend(batch))
         rest = await upsert_items(
-            batch, company_id=company_id, entity=Entity.points, items=pushed[1:], tz=settings.tz
+            batch, company_id=company_id, entity=Entity.points, items=pushed[1:], ctx=_ctx(settings)
         )
     assert [r["status"] for r in first + rest] == ["created"] * len(NEW_POINTS)
     assert await loading == {"status": "succeeded", "rows_inserted": 2 * len(NEW_POINTS)}
