@@ -27,7 +27,7 @@ os.environ.update(
     )
 )
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -40,9 +40,11 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import sauda.clock
 from sauda.app import create_app
 from sauda.config import Settings, get_settings
 from sauda.kaspi.browser_login import CHROMIUM_ARGS
+from tests.clock import ForwardClock
 from tests.factories import Factory
 
 
@@ -130,6 +132,14 @@ async def _clean(app: FastAPI, redis: Redis) -> AsyncIterator[None]:
     async with app.state.engine.begin() as conn:
         await conn.exec_driver_sql(_EMPTY_ALL)
     await redis.flushdb()
+
+
+@pytest.fixture
+def clock(redis: Redis) -> Iterator[ForwardClock]:
+    """Time this test moves forward (`await clock.advance(seconds)`) instead of sleeping."""
+    forward = ForwardClock(redis)
+    with sauda.clock.use(forward):
+        yield forward
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from sauda.kaspi.models import KaspiOffer, OfferState
 from sauda.kaspi.sandbox import SandboxOffer, SandboxState, competitor
+from tests.clock import ForwardClock
 from tests.conftest import RunWorker
 from tests.factories import Factory
 from tests.kaspi.conftest import UID, Kaspi
@@ -298,19 +299,16 @@ async def test_refresh_one_offer(kaspi: Kaspi, sandbox: SandboxState, run_worker
 
 
 async def test_kaspi_applies_a_price_a_little_later(
-    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, clock: ForwardClock
 ) -> None:
-    import asyncio
-
     store = await kaspi.logged_in_store()
     await _sync(kaspi, store["id"], run_worker)
     offer = (await _offers(kaspi, limit=1))["items"][0]
-    sandbox.limits.apply_delay_seconds = 0.2
+    sandbox.limits.apply_delay_seconds = 20
     await kaspi.call("POST", f"/offers/{offer['id']}/price", json={"price": 4321})
-    source = sandbox.merchant().offers[offer["sku"]]
-    assert source.price != 4321
-    for _ in range(100):
-        if source.price == 4321:
-            break
-        await asyncio.sleep(0.05)
-    assert source.price == 4321
+    await clock.advance(10)
+    before = await kaspi.call("POST", f"/offers/{offer['id']}/refresh")
+    assert before.json()["price"] == offer["price"]
+    await clock.advance(10)
+    after = await kaspi.call("POST", f"/offers/{offer['id']}/refresh")
+    assert after.json()["price"] == 4321
