@@ -307,10 +307,6 @@ async def test_secrets_never_leave_the_database_readable(kaspi: Kaspi, factory: 
     assert "mc-session" not in dump
 
 
-def test_settings_fixture_points_at_the_sandbox(kaspi_settings: KaspiSettings) -> None:
-    assert kaspi_settings.auth_url.endswith("/idmc")
-
-
 async def test_a_login_without_remembering_forgets_the_old_password(kaspi: Kaspi) -> None:
     store = await kaspi.logged_in_store(remember_credentials=True)
     again = await kaspi.login(store["id"])

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from sauda.kaspi.models import KaspiOffer, OfferState
+from sauda.kaspi.models import KaspiOffer
 from sauda.kaspi.sandbox import SandboxOffer, SandboxState, competitor
 from tests.clock import ForwardClock
 from tests.conftest import RunWorker
@@ -273,9 +273,16 @@ async def _company(factory: Factory, kaspi: Kaspi) -> Any:
         return await session.get_one(Company, kaspi.company_id)
 
 
-def test_money_is_decimal() -> None:
-    assert isinstance(KaspiOffer.__table__.c.price.type.python_type(), Decimal)
-    assert OfferState.on_sale.value == "on_sale"
+async def test_synced_prices_are_stored_as_money(
+    kaspi: Kaspi, factory: Factory, sandbox: SandboxState, run_worker: RunWorker
+) -> None:
+    store = await kaspi.logged_in_store()
+    await _sync(kaspi, store["id"], run_worker)
+    source = next(o for o in sandbox.merchant().offers.values() if o.price and not o.city_prices)
+    async with factory.sessionmaker() as session:
+        price = await session.scalar(select(KaspiOffer.price).where(KaspiOffer.sku == source.sku))
+    assert isinstance(price, Decimal)
+    assert (price, price.as_tuple().exponent) == (source.price, -2)
 
 
 async def test_refresh_one_offer(kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker) -> None:
