@@ -3,6 +3,7 @@ cannot use an in-process transport (Chromium, proxies, a second HTTP client libr
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from typing import Literal
 
@@ -17,7 +18,7 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.ready = asyncio.Event()
 
-    async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         self.ready.set()
 
