@@ -4,6 +4,7 @@ aiosmtpd's `Controller` runs the server in a thread of its own, so the code unde
 it over a real socket. Point the shared settings at it with `point_smtp_at`.
 """
 
+import errno
 import math
 import socket
 from dataclasses import dataclass, field
@@ -84,11 +85,19 @@ class SmtpSandbox:
 
     def __init__(self, handler: MailHandler | None = None) -> None:
         self.handler = handler or MailHandler()
-        self.port = free_port()
-        self._controller = Controller(self.handler, hostname=HOST, port=self.port)
+        self.port = 0
 
     def __enter__(self) -> "SmtpSandbox":
-        self._controller.start()
+        # Another process (a parallel test worker) may take the free port before we bind it.
+        for attempt in range(5):
+            self.port = free_port()
+            self._controller = Controller(self.handler, hostname=HOST, port=self.port)
+            try:
+                self._controller.start()
+                break
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or attempt == 4:
+                    raise
         return self
 
     def __exit__(

@@ -441,7 +441,7 @@ async def test_product_form_refuses_a_future_release_date(
     admin_client: httpx.AsyncClient,
     factory: Factory,
     sessionmaker: async_sessionmaker[AsyncSession],
-    clock: FixedClock,
+    fixed_clock: FixedClock,
 ) -> None:
     company = await factory.company()
     product = await factory.product(company, sku="TV-1")

@@ -1,76 +1,31 @@
 """The admin panel in Debian's Chromium: log in, filter companies by city, clear their debt.
 
-The app runs under uvicorn on a free localhost port, in the test's own event loop; the browser
-is driven through Playwright and the outcome is read back from the database.
+The app runs under uvicorn on a free localhost port, in the test's own event loop
+(`tests.servers`); the browser is driven through Playwright and the outcome is read back from
+the database.
 """
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-import uvicorn
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sauda.app import create_app
-from sauda.config import Settings
 from sauda.network.models import Company, DebtEntry, DebtReason
 from tests.factories import PASSWORD, Factory
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Name column and city column of the company list (after the checkbox, actions and id cells).
 NAME_CELL, CITY_CELL = 3, 5
 
 
 @pytest.fixture
-async def live_server(database: str, settings: Settings) -> AsyncIterator[str]:
-    """A fresh app served by uvicorn on a free port until the test ends."""
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # startup failed: raise its error
-            pytest.fail("uvicorn stopped before it started")
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-@pytest.fixture
-async def browser(settings: Settings) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=settings.browser.chromium_path,
-            headless=settings.browser.headless,
-            args=CHROMIUM_ARGS,
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context()
+async def page(chromium: Browser) -> AsyncIterator[Page]:
+    context = await chromium.new_context()
     context.set_default_timeout(15_000)
     try:
         yield await context.new_page()
@@ -124,7 +79,7 @@ async def cleared_entries(sessionmaker: async_sessionmaker[AsyncSession]) -> lis
 
 async def test_admin_filters_by_city_and_clears_selected_debts(
     page: Page,
-    live_server: str,
+    served: str,
     factory: Factory,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -132,8 +87,8 @@ async def test_admin_filters_by_city_and_clears_selected_debts(
     companies = await seed_network(factory)
     before = await stored_debts(sessionmaker)
 
-    await log_in(page, live_server, admin.email)
-    await expect(page).to_have_url(f"{live_server}/admin/")
+    await log_in(page, served, admin.email)
+    await expect(page).to_have_url(f"{served}/admin/")
     await page.get_by_role("link", name="Companys").click()
     await expect(page).to_have_url(re.compile(r"/admin/company/list"))
     assert len(await column(page, NAME_CELL)) == 6
@@ -169,12 +124,12 @@ async def test_admin_filters_by_city_and_clears_selected_debts(
     assert await cleared_entries(sessionmaker) == expected
 
 
-async def test_employee_cannot_log_in_to_admin(page: Page, live_server: str, factory: Factory) -> None:
+async def test_employee_cannot_log_in_to_admin(page: Page, served: str, factory: Factory) -> None:
     employee = await factory.user(await factory.company())
 
-    await log_in(page, live_server, employee.email)
+    await log_in(page, served, employee.email)
     await expect(page.get_by_text("Invalid credentials.").first).to_be_visible()
-    await expect(page).to_have_url(f"{live_server}/admin/login")
+    await expect(page).to_have_url(f"{served}/admin/login")
 
-    await page.goto(f"{live_server}/admin/company/list")
-    await expect(page).to_have_url(f"{live_server}/admin/login")
+    await page.goto(f"{served}/admin/company/list")
+    await expect(page).to_have_url(f"{served}/admin/login")

@@ -6,11 +6,9 @@ the same fuzzing for longer by hand (see README, "Fuzzing")."""
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from sauda.auth.models import ClientScope
@@ -24,23 +22,6 @@ EXAMPLES = int(os.environ.get("SAUDA_FUZZ_EXAMPLES", "4"))
 # Routes that reach outside systems (Kaspi's cabinet) are fuzzed by their own fault tests
 # against the sandbox; here they would only time out against an address nobody serves.
 OUTSIDE = ("/login", "/session/check", "/sync", "/refresh", "/price", "/batch-", "/demper/run", "/offers")
-
-
-@pytest.fixture
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """The test app served over real HTTP on a free port, in the test's own loop."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def _callers(factory: Factory) -> dict[str, dict[str, str]]:

@@ -188,7 +188,7 @@ class SaudaView(ModelView):
 
     def today(self) -> date:
         """Today in the business timezone, by the app's clock."""
-        return business_today(self.sauda_app.state.clock, self.sauda_settings().tz)
+        return business_today(self.sauda_settings().tz)
 
 
 def _bound_to(view: type[SaudaView], app: FastAPI) -> type[SaudaView]:

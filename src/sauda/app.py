@@ -12,7 +12,6 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from sauda.admin import mount_admin
-from sauda.clock import system_clock
 from sauda.config import Settings, get_settings
 from sauda.db import create_engine, create_sessionmaker
 from sauda.domains import routers
@@ -81,7 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url="/redoc",
     )
     app.state.settings = settings
-    app.state.clock = system_clock
     # Engine and sessionmaker exist before the lifespan so the admin panel can bind to them.
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)

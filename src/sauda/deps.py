@@ -22,8 +22,8 @@ async def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-async def get_business_today(request: Request, settings: SettingsDep) -> date:
-    return business_today(request.app.state.clock, settings.tz)
+async def get_business_today(settings: SettingsDep) -> date:
+    return business_today(settings.tz)
 
 
 BusinessToday = Annotated[date, Depends(get_business_today)]

@@ -36,6 +36,7 @@ async def _round(
             await session.execute(update(Product).where(Product.id == rng.choice(ids)).values(model=name))
         if ids and rng.random() < 0.2:
             await session.execute(delete(Product).where(Product.id == ids.pop(rng.randrange(len(ids)))))
+        # Not waiting for time to pass: holds the transaction open so writers commit out of order.
         await asyncio.sleep(rng.uniform(0, 0.08))
         if rng.random() < 0.1:
             await session.rollback()
@@ -69,7 +70,7 @@ async def test_no_change_is_lost_when_writers_commit_out_of_order(
     pulls = 0
     while not writers.done():
         pulls += await onec_setup.onec.sync("products", mirror, limit=7)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # lets the writers run between two pulls
     await writers
     await onec_setup.onec.sync("products", mirror, limit=7)
 

@@ -75,7 +75,7 @@ async def test_bad_items_are_reported_and_the_good_ones_land(
 
 
 async def test_a_product_from_the_future_is_an_item_error(
-    onec_setup: OneCSetup, sessionmaker: async_sessionmaker[AsyncSession], clock: FixedClock
+    onec_setup: OneCSetup, sessionmaker: async_sessionmaker[AsyncSession], fixed_clock: FixedClock
 ) -> None:
     results = await _put(
         onec_setup,

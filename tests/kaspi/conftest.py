@@ -1,21 +1,20 @@
-"""The Kaspi sandbox served by uvicorn on a free port in the test loop (Chromium reaches it over
-real HTTP), settings pointed at it, and one Chromium for the whole session."""
+"""The Kaspi sandbox served over real HTTP (Chromium and the proxies reach it), settings pointed
+at it, and the session's Chromium for the API's browser logins."""
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from sauda.config import KaspiSettings, Settings
-from sauda.kaspi.browser_login import CHROMIUM_ARGS, SharedBrowser
+from sauda.kaspi.browser_login import SharedBrowser
 from sauda.kaspi.models import KaspiStore
 from sauda.kaspi.sandbox import SandboxState, create_sandbox, demo_seed
 from tests.factories import Factory
+from tests.servers import serve
 
 EMAIL, PASSWORD, PHONE = "merchant@sandbox.kaspi", "sandbox-pass-1", "+7 701 234 56 78"
 MASKED_PHONE = "+7 (701) 234-56-78"
@@ -29,22 +28,8 @@ def sandbox() -> SandboxState:
 
 @pytest.fixture(scope="session")
 async def sandbox_url(sandbox: SandboxState) -> AsyncIterator[str]:
-    config = uvicorn.Config(
-        create_sandbox(sandbox), host="127.0.0.1", port=0, log_config=None, lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            pytest.fail("the sandbox stopped before it started")
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serve(create_sandbox(sandbox)) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
@@ -73,17 +58,13 @@ def kaspi_settings(settings: Settings, sandbox: SandboxState, sandbox_url: str) 
 
 
 @pytest.fixture(scope="session")
-async def kaspi_browser(app: FastAPI, settings: Settings) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=settings.browser.chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
-        app.state.kaspi_browser = SharedBrowser(browser)
-        try:
-            yield browser
-        finally:
-            del app.state.kaspi_browser
-            await browser.close()
+def kaspi_browser(app: FastAPI, chromium: Browser) -> Iterator[Browser]:
+    """The API's Kaspi logins use the session's Chromium instead of launching their own."""
+    app.state.kaspi_browser = SharedBrowser(chromium)
+    try:
+        yield chromium
+    finally:
+        del app.state.kaspi_browser
 
 
 class Kaspi:

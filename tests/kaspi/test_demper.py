@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from sauda.config import KaspiSettings, Settings
+from sauda.config import Settings
 from sauda.kaspi.ratelimit import RepriceLock
 from sauda.kaspi.sandbox import SandboxOffer, SandboxState, competitor
 from sauda.kaspi.tasks import kaspi_demper_tick
@@ -320,7 +320,3 @@ async def test_outside_working_hours_the_tick_waits(
 def test_the_tick_runs_every_minute(settings: Any) -> None:
     schedules = {job.name: job.minute for job in cron_jobs(settings)}
     assert schedules["cron:kaspi_demper_tick"] == set(range(60))
-
-
-async def test_kaspi_settings_are_sandboxed(kaspi_settings: KaspiSettings) -> None:
-    assert kaspi_settings.storefront_url.endswith("/shop")

@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sauda.config import KaspiSettings
+from sauda.config import KaspiSettings, Settings
 from sauda.kaspi.sandbox import SandboxState
 from sauda.kaspi.tasks import sync_kaspi_stores
 from sauda.worker import cron_jobs
+from tests.clock import ForwardClock
 from tests.conftest import RunWorker
 from tests.factories import Factory
 from tests.kaspi.conftest import UID, Kaspi, stored
@@ -248,22 +248,30 @@ async def test_bot_wall_403(kaspi: Kaspi, sandbox: SandboxState, run_worker: Run
 
 
 async def test_hourly_sync_covers_active_stores_only(
-    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, app: FastAPI, settings: Any
+    kaspi: Kaspi,
+    sandbox: SandboxState,
+    run_worker: RunWorker,
+    app: FastAPI,
+    settings: Settings,
+    redis: Redis,
+    clock: ForwardClock,
 ) -> None:
     active = await kaspi.logged_in_store()
     idle = await kaspi.new_store(name="Не подключён")
     ctx = {"sessionmaker": app.state.sessionmaker, "redis": app.state.arq, "settings": settings}
+    await clock.advance(3600 - clock.now().timestamp() % 3600 + 1)  # both calls in one hour
     assert await sync_kaspi_stores(ctx) == {"stores": 1}
-    assert await sync_kaspi_stores(ctx) == {"stores": 1}  # same hour: the same job id
-    await run_worker()
+    assert await sync_kaspi_stores(ctx) == {"stores": 1}
+    assert await redis.zcard(settings.worker.queue_name) == 1  # the same job id: queued once
+    worker = await run_worker()
+    assert worker.jobs_complete == 1
     offers = (await kaspi.call("GET", "/offers")).json()
     assert offers["total"] == 45
     assert {o["store_id"] for o in offers["items"]} == {active["id"]}
-    assert idle["status"] == "new"
-    sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-    assert sessionmaker is not None
+    untouched = (await kaspi.call("GET", f"/stores/{idle['id']}")).json()
+    assert (untouched["status"], untouched["last_synced_at"]) == ("new", None)
 
 
-def test_sync_runs_hourly_at_minute_17(settings: Any) -> None:
+def test_sync_runs_hourly_at_minute_17(settings: Settings) -> None:
     schedules = {job.name: (job.hour, job.minute) for job in cron_jobs(settings)}
     assert schedules["cron:sync_kaspi_stores"] == (None, 17)

@@ -5,8 +5,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from sauda.kaspi.models import KaspiOffer, OfferState
+from sauda.kaspi.models import KaspiOffer
 from sauda.kaspi.sandbox import SandboxOffer, SandboxState, competitor
+from tests.clock import ForwardClock
 from tests.conftest import RunWorker
 from tests.factories import Factory
 from tests.kaspi.conftest import UID, Kaspi
@@ -272,9 +273,16 @@ async def _company(factory: Factory, kaspi: Kaspi) -> Any:
         return await session.get_one(Company, kaspi.company_id)
 
 
-def test_money_is_decimal() -> None:
-    assert isinstance(KaspiOffer.__table__.c.price.type.python_type(), Decimal)
-    assert OfferState.on_sale.value == "on_sale"
+async def test_synced_prices_are_stored_as_money(
+    kaspi: Kaspi, factory: Factory, sandbox: SandboxState, run_worker: RunWorker
+) -> None:
+    store = await kaspi.logged_in_store()
+    await _sync(kaspi, store["id"], run_worker)
+    source = next(o for o in sandbox.merchant().offers.values() if o.price and not o.city_prices)
+    async with factory.sessionmaker() as session:
+        price = await session.scalar(select(KaspiOffer.price).where(KaspiOffer.sku == source.sku))
+    assert isinstance(price, Decimal)
+    assert (price, price.as_tuple().exponent) == (source.price, -2)
 
 
 async def test_refresh_one_offer(kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker) -> None:
@@ -298,19 +306,16 @@ async def test_refresh_one_offer(kaspi: Kaspi, sandbox: SandboxState, run_worker
 
 
 async def test_kaspi_applies_a_price_a_little_later(
-    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, clock: ForwardClock
 ) -> None:
-    import asyncio
-
     store = await kaspi.logged_in_store()
     await _sync(kaspi, store["id"], run_worker)
     offer = (await _offers(kaspi, limit=1))["items"][0]
-    sandbox.limits.apply_delay_seconds = 0.2
+    sandbox.limits.apply_delay_seconds = 20
     await kaspi.call("POST", f"/offers/{offer['id']}/price", json={"price": 4321})
-    source = sandbox.merchant().offers[offer["sku"]]
-    assert source.price != 4321
-    for _ in range(100):
-        if source.price == 4321:
-            break
-        await asyncio.sleep(0.05)
-    assert source.price == 4321
+    await clock.advance(10)
+    before = await kaspi.call("POST", f"/offers/{offer['id']}/refresh")
+    assert before.json()["price"] == offer["price"]
+    await clock.advance(10)
+    after = await kaspi.call("POST", f"/offers/{offer['id']}/refresh")
+    assert after.json()["price"] == 4321

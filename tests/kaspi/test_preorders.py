@@ -1,7 +1,6 @@
 """Preorders end to end: set → uploaded through the pricefeed → confirmed on the storefront (or
 failed in time, with the reason); the demper waits while one is pending; the Excel round trip."""
 
-import asyncio
 import io
 from typing import Any
 
@@ -11,6 +10,7 @@ from openpyxl import Workbook, load_workbook
 from sauda.config import KaspiSettings, Settings
 from sauda.kaspi.sandbox import SandboxState
 from sauda.kaspi.tasks import kaspi_preorder_tick
+from tests.clock import ForwardClock
 from tests.conftest import RunWorker
 from tests.factories import Factory
 from tests.kaspi.conftest import UID, Kaspi
@@ -35,12 +35,16 @@ async def _get(kaspi: Kaspi, preorder_id: int) -> dict[str, Any]:
 
 
 async def test_preorder_uploaded_then_confirmed_and_the_demper_waits(
-    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, kaspi_settings: KaspiSettings
+    kaspi: Kaspi,
+    sandbox: SandboxState,
+    run_worker: RunWorker,
+    kaspi_settings: KaspiSettings,
+    clock: ForwardClock,
 ) -> None:
     kaspi_settings.preorder_check_seconds = 0
     store = await _store(kaspi, run_worker, sandbox)
     offer = await _enable(kaspi, PHONE)
-    sandbox.limits.apply_delay_seconds = 0.5  # Kaspi applies uploads a little later
+    sandbox.limits.apply_delay_seconds = 30  # Kaspi applies uploads a little later
     preorder = await _set(kaspi, offer["id"], 7, ["PP2"])
     assert preorder["status"] == "pending"
 
@@ -56,7 +60,7 @@ async def test_preorder_uploaded_then_confirmed_and_the_demper_waits(
     # pending: the demper leaves this offer alone
     assert (await _run(kaspi, store["id"], run_worker))["due"] == 0
 
-    await asyncio.sleep(0.6)
+    await clock.advance(30)  # ... and now it has
     response = await kaspi.call("POST", "/preorders/upload", params={"store_id": store["id"]})
     assert response.status_code == 202
     await run_worker()
@@ -77,16 +81,17 @@ async def test_preorder_that_never_shows_fails_with_the_reason(
     kaspi_settings: KaspiSettings,
     app: FastAPI,
     settings: Settings,
+    clock: ForwardClock,
 ) -> None:
     kaspi_settings.preorder_check_seconds = 0
-    kaspi_settings.preorder_timeout_seconds = 1
+    kaspi_settings.preorder_timeout_seconds = 600
     store = await _store(kaspi, run_worker, sandbox)
     offer = await _offer(kaspi, KETTLE)
     sandbox.limits.apply_delay_seconds = 3600  # Kaspi never applies it
     preorder = await _set(kaspi, offer["id"], 12)
     await run_worker()
     assert (await _get(kaspi, preorder["id"]))["status"] == "pending"
-    await asyncio.sleep(1.1)
+    await clock.advance(601)
     ctx = {"sessionmaker": app.state.sessionmaker, "redis": app.state.arq, "settings": settings}
     assert await kaspi_preorder_tick(ctx) == {"stores": [store["id"]]}
     await run_worker()

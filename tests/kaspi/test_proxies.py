@@ -1,8 +1,6 @@
 """The proxy pool through real (local) forward proxies: round-robin, a dead proxy and a 403 are
 benched and the lookups switch proxy, a benched proxy comes back, credentials stay encrypted."""
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +10,7 @@ from sqlalchemy import select
 from sauda.config import KaspiSettings
 from sauda.kaspi.models import KaspiProxy
 from sauda.kaspi.sandbox import SandboxState
+from tests.clock import ForwardClock
 from tests.conftest import RunWorker
 from tests.factories import Factory
 from tests.kaspi.conftest import Kaspi
@@ -51,8 +50,9 @@ async def test_round_robin_bench_and_recovery(
     run_worker: RunWorker,
     proxies: list[ForwardProxy],
     kaspi_settings: KaspiSettings,
+    clock: ForwardClock,
 ) -> None:
-    kaspi_settings.proxy_bench_seconds = 2
+    kaspi_settings.proxy_bench_seconds = 60
     kaspi_settings.retries = 1
     first = proxies[0]
     store = await _store(kaspi, run_worker, sandbox)
@@ -78,14 +78,15 @@ async def test_round_robin_bench_and_recovery(
     health = await _health(kaspi)
     dead = health[registered[0]["label"]]
     assert dead["failures"] >= 1
-    assert dead["benched_for"] > 0
+    assert 55 <= dead["benched_for"] <= 60
     assert dead["last_error"]
     assert health[registered[1]["label"]]["successes"] >= 4
 
     # a 403 on the second (its "IP" is banned for a while): benched too, lookups switch back
     first.broken = False
-    await asyncio.sleep(2.1)  # the first one's cool-down is over
-    sandbox._storefront_blocked["10.0.0.2"] = time.monotonic() + 30
+    await clock.advance(61)  # the first one's bench is over
+    assert (await _health(kaspi))[registered[0]["label"]]["benched_for"] == 0
+    sandbox.block_storefront("10.0.0.2", seconds=30)
     before = dict(sandbox.storefront_by_ip)
     result = await _run(kaspi, store["id"], run_worker)
     assert (result["checked"], result["failed"]) == (3, 0)

@@ -113,7 +113,7 @@ async def test_city_and_country_filters_ignore_case_but_stay_exact(
 
 
 async def test_release_date_may_be_today_in_almaty_but_not_later(
-    client: httpx.AsyncClient, factory: Factory, clock: FixedClock
+    client: httpx.AsyncClient, factory: Factory, fixed_clock: FixedClock
 ) -> None:
     company = await factory.company()
     headers = await factory.headers(await factory.user(company))
@@ -132,14 +132,14 @@ async def test_release_date_may_be_today_in_almaty_but_not_later(
     later = await client.patch(url, json={"release_date": "2026-03-03"}, headers=headers)
     assert later.status_code == 422
     assert later.json()["fields"][0]["field"] == "release_date"
-    clock.now = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # midnight has passed in Almaty
+    fixed_clock.at = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # midnight has passed in Almaty
     moved = await client.patch(url, json={"release_date": "2026-03-03"}, headers=headers)
     assert moved.status_code == 200, moved.text
     assert moved.json()["release_date"] == "2026-03-03"
 
 
 async def test_other_product_changes_do_not_recheck_the_release_date(
-    client: httpx.AsyncClient, factory: Factory, clock: FixedClock
+    client: httpx.AsyncClient, factory: Factory, fixed_clock: FixedClock
 ) -> None:
     company = await factory.company()
     product = await factory.product(company, release_date=date(2026, 3, 5))

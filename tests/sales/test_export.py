@@ -1,16 +1,13 @@
 """Export of the filtered list as CSV and XLSX, parsed back."""
 
-import asyncio
 import csv
 import io
-import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from openpyxl import load_workbook
 from sqlalchemy import Select
@@ -155,20 +152,6 @@ async def test_a_database_error_on_the_first_query_is_a_json_error(
     assert response.status_code == 422
     assert response.json()["error"] == "validation_error"
     assert response.headers["content-type"].startswith("application/json")
-
-
-@pytest.fixture
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """The app under uvicorn, to see what a real HTTP client receives when a stream breaks."""
-    # Listening before uvicorn starts: a request waits in the backlog until it is served.
-    sock = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def _read_into(received: bytearray, response: httpx.Response) -> None:

@@ -8,7 +8,7 @@ preorder is pending the demper leaves the offer alone (see `repricing.due_offers
 import io
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
@@ -16,6 +16,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sauda.clock import now
 from sauda.db import transaction
 from sauda.errors import InvalidInput
 from sauda.kaspi import service
@@ -31,10 +32,6 @@ from sauda.tenancy import Scope
 log = logging.getLogger(__name__)
 HEADER = ["SKU", "model", "brand", "price", "PP1", "PP2", "PP3", "PP4", "PP5", "preorder"]
 POINTS = HEADER[4:9]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class PreorderRepository(Repository[KaspiPreorder]):

@@ -10,7 +10,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
@@ -18,6 +18,7 @@ from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import User
+from sauda.clock import now
 from sauda.config import KaspiSettings
 from sauda.kaspi.models import KaspiProxy
 from sauda.kaspi.schemas import ProxyIn, ProxyOut, ProxyUpdate
@@ -113,7 +114,7 @@ class ProxyPool:
             health = self.health.setdefault(route.id, Health())
             health.failed += 1
             health.last_error = reason[:500]
-            health.last_failed_at = datetime.now(UTC)
+            health.last_failed_at = now()
             health.benched_until = health.last_failed_at + timedelta(seconds=seconds)
         return seconds
 
@@ -121,7 +122,7 @@ class ProxyPool:
         if route.id is not None:
             health = self.health.setdefault(route.id, Health())
             health.ok += 1
-            health.last_ok_at = datetime.now(UTC)
+            health.last_ok_at = now()
 
     async def save_health(self, session: AsyncSession) -> None:
         for proxy_id, h in self.health.items():

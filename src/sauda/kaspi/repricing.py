@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sauda.clock import now
 from sauda.db import transaction
 from sauda.errors import InvalidInput, NotFound
 from sauda.kaspi import service
@@ -55,10 +56,6 @@ log = logging.getLogger(__name__)
 CHUNK = 200  # offers loaded at a time during a run
 _HISTORY = cast(Table, KaspiPriceHistory.__table__)
 _OFFERS = cast(Table, KaspiOffer.__table__)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def within_hours(store: KaspiStore, at: datetime, tz: ZoneInfo) -> bool:

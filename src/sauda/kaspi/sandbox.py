@@ -13,16 +13,16 @@ import json
 import random
 import re
 import secrets
-import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from sauda import clock
 
 AUTH, CABINET, SHOP = "/idmc", "/mc", "/shop"
 PHONE_MASK = re.compile(r"^\+7 \(7\d\d\) \d{3}-\d\d-\d\d$")
@@ -43,7 +43,7 @@ class SandboxOffer:
     city_prices: dict[str, int] = field(default_factory=dict)
     # "PP1" -> {"available": "yes"|"no", "preOrder": int, "stockCount": int, "stockSpecified": bool}
     points: dict[str, dict[str, Any]] = field(default_factory=dict)
-    updated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    updated_at: str = field(default_factory=lambda: clock.now().isoformat())
 
     @property
     def on_sale(self) -> bool:
@@ -169,8 +169,6 @@ class SandboxState:
         self.reset()
 
     def reset(self) -> None:
-        # Changes still scheduled from before a reset are dropped, not applied to the new data.
-        self.generation = getattr(self, "generation", 0) + 1
         self.merchants: dict[str, SandboxMerchant] = {}
         self.competitors: dict[str, list[dict[str, Any]]] = {}
         self.faults = Faults()
@@ -183,6 +181,9 @@ class SandboxState:
         self.code_sends: dict[str, deque[float]] = {}
         self.logins: Counter[str] = Counter()
         self.pricefeed: list[dict[str, Any]] = []
+        # Uploads Kaspi has taken but not applied yet: (due on the clock, merchant uid, items).
+        # A reset drops them with the data they were meant for.
+        self.scheduled: list[tuple[float, str, list[dict[str, Any]]]] = []
         self.requests: Counter[str] = Counter()
         self._storefront_hits: dict[str, deque[float]] = {}
         self._storefront_blocked: dict[str, float] = {}
@@ -240,7 +241,7 @@ class SandboxState:
         return refused
 
     def _storefront_refused(self, ip: str, arrived: float | None) -> bool:
-        now = arrived or time.monotonic()
+        now = arrived or clock.monotonic()
         if self._storefront_blocked.get(ip, 0) > now:
             return True
         hits = _recent(self._storefront_hits.setdefault(ip, deque()), now)
@@ -250,7 +251,7 @@ class SandboxState:
         return False
 
     def pricefeed_refused(self, uid: str) -> bool:
-        now = time.monotonic()
+        now = clock.monotonic()
         if self.locked_until.get(uid, 0) > now:
             self.refused["pricefeed"] += 1
             return True
@@ -280,7 +281,7 @@ class SandboxState:
         """Send a code to `who`; returns the break in seconds when Kaspi would refuse (flood)."""
         if self.faults.flood_seconds is not None:
             return self.faults.flood_seconds
-        now = time.monotonic()
+        now = clock.monotonic()
         sends = self.code_sends.setdefault(who, deque())
         while sends and sends[0] <= now - self.limits.code_window_seconds:
             sends.popleft()
@@ -292,9 +293,26 @@ class SandboxState:
         return None
 
     # --- pricefeed ----------------------------------------------------------------------------
-    def apply_later(self, generation: int, uid: str, items: list[dict[str, Any]]) -> None:
-        if generation == self.generation and uid in self.merchants:
+    def apply_later(self, uid: str, items: list[dict[str, Any]]) -> None:
+        """Apply the upload `apply_delay_seconds` from now: at the first request after that (every
+        request applies what is due first), or at `apply_due()`."""
+        delay = self.limits.apply_delay_seconds
+        if delay <= 0:
             self.apply(uid, items)
+        else:
+            self.scheduled.append((clock.monotonic() + delay, uid, items))
+
+    def apply_due(self) -> None:
+        now = clock.monotonic()
+        due = [s for s in self.scheduled if s[0] <= now]
+        self.scheduled = [s for s in self.scheduled if s[0] > now]
+        for _, uid, items in due:
+            if uid in self.merchants:
+                self.apply(uid, items)
+
+    def block_storefront(self, ip: str, seconds: float) -> None:
+        """The storefront refuses `ip` (403) for `seconds`, as after a burst from it."""
+        self._storefront_blocked[ip] = clock.monotonic() + seconds
 
     def apply(self, uid: str, items: list[dict[str, Any]]) -> None:
         merchant = self.merchants[uid]
@@ -314,7 +332,7 @@ class SandboxState:
                     break
                 current = offer.points.setdefault(point, {"available": "no", "preOrder": 0})
                 current.update({k: v for k, v in avail.items() if k != "storeId"})
-            offer.updated_at = datetime.now(UTC).isoformat()
+            offer.updated_at = clock.now().isoformat()
 
 
 def _recent(hits: deque[float], now: float) -> list[float]:
@@ -351,12 +369,13 @@ def create_sandbox(state: SandboxState | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def faults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        state.apply_due()
         area = _area(request.url.path)
         if area is None:
             return await call_next(request)
         state.requests[area] += 1
         # Limits count arrivals; the latency below stands for the network after that.
-        request.state.arrived = time.monotonic()
+        request.state.arrived = clock.monotonic()
         if state.faults.delay_seconds:
             await asyncio.sleep(state.faults.delay_seconds)
         pending = state.faults.fail_next.get(area)
@@ -538,13 +557,7 @@ def create_sandbox(state: SandboxState | None = None) -> FastAPI:
             return JSONResponse({"error": "merchantUid mismatch"}, 403)
         upload = secrets.token_hex(12)
         state.pricefeed.append({"id": upload, "uid": merchant.uid, "items": copy.deepcopy(items)})
-        delay = state.limits.apply_delay_seconds
-        if delay <= 0:
-            state.apply(merchant.uid, items)
-        else:
-            asyncio.get_running_loop().call_later(
-                delay, state.apply_later, state.generation, merchant.uid, items
-            )
+        state.apply_later(merchant.uid, items)
         return JSONResponse({"id": upload})
 
     @app.post(f"{CABINET}/pricefeed/upload/merchant/process", include_in_schema=False)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import User
+from sauda.clock import now
 from sauda.errors import Conflict, InvalidInput, NotFound
 from sauda.kaspi.cabinet import CabinetClient
 from sauda.kaspi.errors import (
@@ -40,10 +41,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _KEEP = object()  # leave the stored password as it is
 MAX_PAGES = 1000
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- stores ---------------------------------------------------------------------------------------

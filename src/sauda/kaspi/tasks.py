@@ -2,9 +2,9 @@
 demper (a tick every minute, one run per store) and preorders (upload, then confirm)."""
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
+from sauda import clock
 from sauda.kaspi import preorders, repricing, service
 from sauda.kaspi.errors import KaspiError, KaspiUnavailable
 from sauda.kaspi.gateway import KaspiGateway
@@ -40,7 +40,7 @@ async def sync_kaspi_store(ctx: Context, store_id: int) -> dict[str, Any]:
 @cron_task(minute=17)
 async def sync_kaspi_stores(ctx: Context) -> dict[str, Any]:
     """Every hour at minute 17: one sync job per active store, deduplicated per hour."""
-    hour = datetime.now(UTC).strftime("%Y%m%d%H")
+    hour = clock.now().strftime("%Y%m%d%H")
     async with job_session(ctx) as session:
         ids = await StoreRepository(session, Scope.everything()).syncable_ids()
         for store_id in ids:
@@ -60,7 +60,7 @@ async def reprice_kaspi_store(ctx: Context, store_id: int, force: bool = False) 
 async def kaspi_demper_tick(ctx: Context) -> dict[str, Any]:
     """Every minute: one demper job per active, unlocked store with due offers inside its working
     hours. The job id names the store and the minute; the run lock keeps one run per store."""
-    at = datetime.now(UTC)
+    at = clock.now()
     settings = ctx["settings"]
     enqueued = []
     async with job_session(ctx) as session:
@@ -85,7 +85,7 @@ async def sync_kaspi_preorders(ctx: Context, store_id: int) -> dict[str, Any]:
 async def kaspi_preorder_tick(ctx: Context) -> dict[str, Any]:
     """Every minute: one preorder job per store with pending preorders (each checks only those
     due for a look, every `preorder_check_seconds`)."""
-    at = datetime.now(UTC)
+    at = clock.now()
     async with job_session(ctx) as session:
         ids = await preorders.stores_with_pending(session)
         for store_id in ids:
