@@ -16,7 +16,7 @@ from sauda.auth.service import create_client
 from sauda.db import transaction
 from sauda.tenancy import Scope
 from tests.factories import Factory
-from tests.fuzz import fuzz
+from tests.fuzz import fuzz, fuzz_links
 
 EXAMPLES = int(os.environ.get("SAUDA_FUZZ_EXAMPLES", "4"))
 # Routes that reach outside systems (Kaspi's cabinet) are fuzzed by their own fault tests
@@ -60,5 +60,9 @@ async def test_fuzzing_finds_no_server_error_and_no_schema_violation(
     spec = app.openapi()
     headers = (await _callers(factory))[caller]
     report = await asyncio.to_thread(fuzz, spec, served, headers, max_examples=EXAMPLES, skip=_skipped(spec))
-    assert report.requests > 100
+    stateless = report.requests
+    assert stateless > 100
+    await asyncio.to_thread(fuzz_links, spec, served, headers, max_examples=EXAMPLES * 5, report=report)
+    assert report.requests > stateless
+    print(f"\n{caller}: {report.summary()} ({stateless} of them stateless)")  # shown with -s
     assert not report.failures, report.summary()

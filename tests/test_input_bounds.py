@@ -284,3 +284,16 @@ async def test_the_database_refusing_a_value_is_a_4xx_not_a_500(app: FastAPI) ->
         response = await http.get("/probe")
     assert response.status_code == 422
     assert response.json()["error"] == "validation_error"
+
+
+async def test_a_body_that_cannot_be_read_is_422_naming_the_body(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    headers = await factory.headers(await factory.admin())
+    response = await client.post(
+        "/api/v1/points",
+        headers=headers | {"Content-Type": "application/json"},
+        content=b'{"code": "\xff\xfe"}',
+    )
+    assert response.status_code == 422
+    assert [f["field"] for f in response.json()["fields"]] == ["body"]

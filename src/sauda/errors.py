@@ -193,8 +193,15 @@ def _path_methods(app: FastAPI) -> list[tuple[re.Pattern[str], set[str]]]:
     return cached
 
 
+# FastAPI's words when a body cannot be read at all (e.g. JSON that is not UTF-8).
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        # Input that cannot be read is invalid input like any other: the declared 422.
+        return _render(InvalidInput.for_field("body", "cannot be read (is it UTF-8 JSON or a valid form?)"))
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
