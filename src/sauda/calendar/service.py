@@ -23,10 +23,9 @@ from sauda.calendar.schemas import (
     StatisticsOut,
 )
 from sauda.config import Settings
-from sauda.errors import Conflict, InvalidInput
+from sauda.errors import EXCLUSION_VIOLATION, Conflict, InvalidInput, sqlstate
 
 MAX_PERIOD_DAYS = 366
-_EXCLUSION_VIOLATION = "23P01"
 
 
 class Busy(Conflict):
@@ -148,8 +147,7 @@ async def _with_event_time(session: AsyncSession, data: AppointmentIn) -> dict[s
 
 
 def _is_double_booking(exc: IntegrityError) -> bool:
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return sqlstate == _EXCLUSION_VIOLATION and NO_DOUBLE_BOOKING in str(exc.orig)
+    return sqlstate(exc) == EXCLUSION_VIOLATION and NO_DOUBLE_BOOKING in str(exc.orig)
 
 
 async def _refuse_busy(
