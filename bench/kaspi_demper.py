@@ -38,8 +38,8 @@ from sauda.cli import run_migrations  # noqa: E402
 from sauda.config import DatabaseSettings, KaspiSettings, RedisSettings, Settings  # noqa: E402
 from sauda.db import create_engine, create_sessionmaker, transaction  # noqa: E402
 from sauda.kaspi import service  # noqa: E402
+from sauda.kaspi.client.gateway import KaspiGateway  # noqa: E402
 from sauda.kaspi.demper import Rival, Rules, decide  # noqa: E402
-from sauda.kaspi.gateway import KaspiGateway  # noqa: E402
 from sauda.kaspi.models import KaspiOffer, KaspiPriceHistory, KaspiProxy, KaspiStore, PriceAction  # noqa: E402
 from sauda.kaspi.repricing import reprice_store  # noqa: E402
 from sauda.kaspi.sandbox import SandboxState, create_sandbox, demo_seed  # noqa: E402

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from sauda.config import Settings
-from sauda.kaspi.ratelimit import RepriceLock
+from sauda.kaspi.client.ratelimit import RepriceLock
 from sauda.kaspi.sandbox import SandboxOffer, SandboxState, competitor
 from sauda.kaspi.tasks import kaspi_demper_tick
 from sauda.worker import cron_jobs

@@ -128,7 +128,7 @@ async def test_pending_sms_login_lives_in_redis_not_in_the_process(
     # what a second process would do: read only Redis and the database
     from sauda.db import transaction
     from sauda.kaspi import service
-    from sauda.kaspi.gateway import KaspiGateway
+    from sauda.kaspi.client.gateway import KaspiGateway
     from sauda.kaspi.models import KaspiStore
 
     settings: Settings = app.state.settings  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from sauda.admin import EnumFilter, SaudaView, current_admin, refuse_cross_site, validated
 from sauda.kaspi import service
-from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.models import (
     KaspiOffer,
     KaspiPreorder,

@@ -5,8 +5,8 @@ from fastapi import Depends, Request
 from sauda.auth.deps import ScopeDep
 from sauda.db import SessionDep
 from sauda.deps import RedisDep, SettingsDep
-from sauda.kaspi.browser_login import BrowserProvider, LaunchChromium
-from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.client.browser import BrowserProvider, LaunchChromium
+from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiOffer, KaspiStore
 from sauda.kaspi.repository import OfferRepository, StoreRepository
 from sauda.types import Id

@@ -20,8 +20,9 @@ from sauda.clock import now
 from sauda.db import transaction
 from sauda.errors import InvalidInput
 from sauda.kaspi import service
-from sauda.kaspi.errors import KaspiError, KaspiNeedsLogin, KaspiStoreLocked
-from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.client import payloads
+from sauda.kaspi.client.errors import KaspiError, KaspiNeedsLogin, KaspiStoreLocked
+from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiOffer, KaspiPreorder, KaspiStore, OfferState, PreorderStatus
 from sauda.kaspi.proxies import pool_for
 from sauda.kaspi.repository import OfferRepository
@@ -105,22 +106,6 @@ def _check_points(offer: KaspiOffer, points: list[str], *, field: str) -> None:
 # --- upload and confirmation ----------------------------------------------------------------------
 
 
-def preorder_item(offer: KaspiOffer, uid: str, preorder: KaspiPreorder) -> dict[str, Any]:
-    """The pricefeed item: the offer's points as they are, `preOrder` set on the chosen ones."""
-    item: dict[str, Any] = {"merchantUid": uid, "sku": offer.sku, "model": offer.title}
-    if offer.price:
-        item["price"] = int(offer.pushed_price or offer.price)
-    points = []
-    for point in service._points(offer, uid):
-        sent = service._availability(point)
-        name = str(point["storeId"]).rsplit("_", 1)[-1]
-        if not preorder.points or name in preorder.points:
-            sent["preOrder"] = preorder.days
-        points.append(sent)
-    item["availabilities"] = points
-    return item
-
-
 @dataclass
 class PreorderReport:
     uploaded: int = 0
@@ -157,9 +142,9 @@ async def upload(
     size = max(gateway.kaspi.batch_size, 1)
     for start in range(0, len(todo), size):
         chunk = todo[start : start + size]
-        items = [preorder_item(o, uid, p) for p, o in chunk]
+        items = [payloads.preorder_item(o, uid, p) for p, o in chunk]
         try:
-            pricefeed_id = await service.with_cabinet(session, gateway, store, service._batch_call(items))
+            pricefeed_id = await service.with_cabinet(session, gateway, store, service.batch_call(items))
         except (KaspiNeedsLogin, KaspiStoreLocked) as exc:
             for preorder, _ in chunk:
                 preorder.reason = f"not uploaded yet: {exc.message}"
@@ -170,7 +155,7 @@ async def upload(
             # Later price pushes resend the points: they must carry the new preorder days.
             offer.availabilities = [
                 {**a, "preOrder": s["preOrder"]}
-                for a, s in zip(service._points(offer, uid), item["availabilities"], strict=True)
+                for a, s in zip(payloads.points(offer, uid), item["availabilities"], strict=True)
             ]
             report.uploaded += 1
         await session.flush()

@@ -25,8 +25,7 @@ from sauda.clock import now
 from sauda.db import transaction
 from sauda.errors import InvalidInput, NotFound
 from sauda.kaspi import service
-from sauda.kaspi.demper import Decision, Rival, Rules, decide
-from sauda.kaspi.errors import (
+from sauda.kaspi.client.errors import (
     KaspiBlocked,
     KaspiError,
     KaspiNeedsLogin,
@@ -34,7 +33,11 @@ from sauda.kaspi.errors import (
     KaspiStoreLocked,
     KaspiUnavailable,
 )
-from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.client.gateway import KaspiGateway
+from sauda.kaspi.client.payloads import price_item
+from sauda.kaspi.client.ratelimit import RepriceLock
+from sauda.kaspi.client.storefront import PublicOffer, StorefrontClient
+from sauda.kaspi.demper import Decision, Rival, Rules, decide
 from sauda.kaspi.models import (
     KaspiOffer,
     KaspiPreorder,
@@ -46,10 +49,8 @@ from sauda.kaspi.models import (
     StoreStatus,
 )
 from sauda.kaspi.proxies import ProxyPool, pool_for
-from sauda.kaspi.ratelimit import RepriceLock
 from sauda.kaspi.repository import OfferRepository, StoreRepository
 from sauda.kaspi.schemas import BulkDemperIn, OfferDemperIn, StoreDemperIn, StoreDemperOut
-from sauda.kaspi.storefront import PublicOffer, StorefrontClient
 from sauda.tenancy import Scope
 
 log = logging.getLogger(__name__)
@@ -301,7 +302,7 @@ class Run:
     ) -> tuple[str | None, str | None]:
         uid = store.merchant_uid or ""
         items = [
-            service.price_item(
+            price_item(
                 o.offer,
                 uid,
                 o.decision.new_price or 0 if o.decision else 0,

@@ -8,8 +8,8 @@ from sauda.db import SessionDep
 from sauda.deps import SettingsDep
 from sauda.kaspi import preorders, repricing, service
 from sauda.kaspi import proxies as proxies_service
+from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.deps import GatewayDep, ScopedOffer, ScopedStore
-from sauda.kaspi.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiPreorder, KaspiProxy, KaspiStore, OfferState, PreorderStatus, StoreStatus
 from sauda.kaspi.proxies import ProxyRepository, proxy_out
 from sauda.kaspi.repository import OfferFilters, OfferRepository, StoreRepository

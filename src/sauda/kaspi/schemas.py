@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
-from sauda.kaspi.login import phone_mask
+from sauda.kaspi.client.login import phone_mask
 from sauda.kaspi.models import DemperStrategy, OfferState, PreorderStatus, PriceAction, StoreStatus
 from sauda.money import Money
 from sauda.schemas import WriteModel

@@ -6,10 +6,10 @@ from typing import Any
 
 from sauda import clock
 from sauda.kaspi import preorders, repricing, service
-from sauda.kaspi.errors import KaspiError, KaspiUnavailable
-from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.client.errors import KaspiError, KaspiUnavailable
+from sauda.kaspi.client.gateway import KaspiGateway
+from sauda.kaspi.client.ratelimit import RepriceLock
 from sauda.kaspi.models import KaspiStore
-from sauda.kaspi.ratelimit import RepriceLock
 from sauda.kaspi.repository import StoreRepository
 from sauda.tenancy import Scope
 from sauda.worker import Context, cron_task, enqueue_after_commit, job_session, task

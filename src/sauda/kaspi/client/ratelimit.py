@@ -17,7 +17,7 @@ import secrets
 from redis.asyncio import Redis
 
 from sauda.config import KaspiSettings
-from sauda.kaspi.errors import KaspiBlocked, KaspiRateLimited, KaspiStoreLocked
+from sauda.kaspi.client.errors import KaspiBlocked, KaspiRateLimited, KaspiStoreLocked
 
 _RESERVE = """
 local t = redis.call('TIME')
