@@ -2,7 +2,7 @@
 Kaspi's Excel price list), uploaded through the batch pricefeed (`preOrder` per point), then
 confirmed by looking the product up on the storefront until our offer shows that `preorder`.
 Pending → active, or failed after `preorder_timeout_seconds` with the reason. While a
-preorder is pending the demper leaves the offer alone (see `repricing.due_offers_stmt`).
+preorder is pending the demper leaves the offer alone (see `demper.repository.due_offers_stmt`).
 """
 
 import io

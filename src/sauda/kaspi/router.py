@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile,
 from sauda.auth.deps import CurrentUser, ScopeDep
 from sauda.db import SessionDep
 from sauda.deps import SettingsDep
-from sauda.kaspi import preorders, repricing, service
+from sauda.kaspi import preorders, service
 from sauda.kaspi import proxies as proxies_service
 from sauda.kaspi.client.gateway import KaspiGateway
+from sauda.kaspi.demper.router import router as demper_router
 from sauda.kaspi.deps import GatewayDep, ScopedOffer, ScopedStore
 from sauda.kaspi.models import KaspiPreorder, KaspiProxy, KaspiStore, OfferState, PreorderStatus, StoreStatus
 from sauda.kaspi.proxies import ProxyRepository, proxy_out
@@ -16,13 +17,10 @@ from sauda.kaspi.repository import OfferFilters, OfferRepository, StoreRepositor
 from sauda.kaspi.schemas import (
     BatchIn,
     BatchOut,
-    BulkDemperIn,
-    BulkDemperOut,
     CodeIn,
     CompetitorOfferOut,
     CompetitorsOut,
     LoginOut,
-    OfferDemperIn,
     OfferOrdering,
     OfferOut,
     PasswordLoginIn,
@@ -30,7 +28,6 @@ from sauda.kaspi.schemas import (
     PreorderImportOut,
     PreorderIn,
     PreorderOut,
-    PriceHistoryOut,
     PriceIn,
     PricePushOut,
     ProxyIn,
@@ -39,12 +36,10 @@ from sauda.kaspi.schemas import (
     SessionCheckOut,
     SmsStartIn,
     StoreCreate,
-    StoreDemperIn,
-    StoreDemperOut,
     StoreOut,
     StoreUpdate,
 )
-from sauda.pagination import Page, PageDep, make_page, paginate
+from sauda.pagination import Page, PageDep, make_page
 from sauda.schemas import JobStarted
 from sauda.types import Id, MoneyIn
 from sauda.worker import enqueue_after_commit, start_job
@@ -250,53 +245,6 @@ async def product_offers(
     return CompetitorsOut(master_sku=master_sku, city_id=city, offers=items, own_excluded=own)
 
 
-# --- demper ---------------------------------------------------------------------------------------
-
-
-@router.get("/stores/{store_id}/demper/status", response_model=StoreDemperOut)
-async def demper_status(store: ScopedStore, session: SessionDep, gateway: GatewayDep) -> StoreDemperOut:
-    """The store's demper settings, last run (counts, errors), next due check, whether one runs now."""
-    return await repricing.store_demper_out(session, gateway, store)
-
-
-@router.patch("/stores/{store_id}/demper", response_model=StoreDemperOut)
-async def update_store_demper(
-    store: ScopedStore, data: StoreDemperIn, session: SessionDep, gateway: GatewayDep
-) -> StoreDemperOut:
-    """Check interval, default step, working hours (business timezone), excluded merchant ids,
-    raise to the ceiling when alone, dry-run."""
-    await repricing.update_store_demper(session, store, data)
-    return await repricing.store_demper_out(session, gateway, store)
-
-
-@router.post("/stores/{store_id}/demper/run", response_model=JobStarted, status_code=202)
-async def run_demper(store: ScopedStore, session: SessionDep, user: CurrentUser) -> JobStarted:
-    """Check every enabled offer of the store now (any hour); poll `/api/v1/jobs/{job_id}`.
-    A run already in progress makes this one skip."""
-    job = await start_job(session, "reprice_kaspi_store", store.id, True, user_id=user.id)
-    return JobStarted(job_id=str(job.id))
-
-
-@router.patch("/offers/{offer_id}/demper", response_model=OfferOut)
-async def update_offer_demper(offer: ScopedOffer, data: OfferDemperIn, session: SessionDep) -> OfferOut:
-    """Demper settings of one offer: enabled, floor, ceiling, step, strategy, position, priority."""
-    return OfferOut.model_validate(await repricing.update_offer_demper(session, offer, data))
-
-
-@router.post("/offers/demper/bulk", response_model=BulkDemperOut)
-async def bulk_demper(data: BulkDemperIn, session: SessionDep, scope: ScopeDep) -> BulkDemperOut:
-    """Enable or disable demping (and optionally set floor, ceiling, ...) for many offers at once."""
-    count = await repricing.bulk_demper(session, scope, data)
-    return BulkDemperOut(offers=count, enabled=data.enabled)
-
-
-@router.get("/offers/{offer_id}/history", response_model=Page[PriceHistoryOut])
-async def price_history(offer: ScopedOffer, session: SessionDep, params: PageDep) -> Page[PriceHistoryOut]:
-    """Every demper decision of the offer, newest first: old, new, leader, reason, action."""
-    rows, total = await paginate(session, repricing.history_stmt(offer.id), params)
-    return make_page([PriceHistoryOut.model_validate(r) for r in rows], total, params)
-
-
 # --- proxies --------------------------------------------------------------------------------------
 
 
@@ -435,3 +383,6 @@ async def delete_preorder(preorder: ScopedPreorder, session: SessionDep) -> Resp
     await session.delete(preorder)
     await session.flush()
     return Response(status_code=204)
+
+
+router.include_router(demper_router)

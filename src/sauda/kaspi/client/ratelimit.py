@@ -163,7 +163,7 @@ class LoginLock:
         return bool(await self.redis.exists(self.key))
 
 
-class RepriceLock(LoginLock):
+class DemperLock(LoginLock):
     """One demper run per store at a time, across workers (a second job for it skips)."""
 
     kind = "demper-run"
