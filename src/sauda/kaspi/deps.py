@@ -7,7 +7,8 @@ from sauda.db import SessionDep
 from sauda.deps import RedisDep, SettingsDep
 from sauda.kaspi.client.browser import BrowserProvider, LaunchChromium
 from sauda.kaspi.client.gateway import KaspiGateway
-from sauda.kaspi.models import KaspiOffer, KaspiStore
+from sauda.kaspi.models import KaspiOffer, KaspiPreorder, KaspiStore
+from sauda.kaspi.preorders.repository import PreorderRepository
 from sauda.kaspi.repository import OfferRepository, StoreRepository
 from sauda.types import Id
 
@@ -26,6 +27,11 @@ async def offer_in_scope(offer_id: Id, session: SessionDep, scope: ScopeDep) -> 
     return await OfferRepository(session, scope).get(offer_id)
 
 
+async def preorder_in_scope(preorder_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiPreorder:
+    return await PreorderRepository(session, scope).get(preorder_id)
+
+
 GatewayDep = Annotated[KaspiGateway, Depends(get_gateway)]
 ScopedStore = Annotated[KaspiStore, Depends(store_in_scope)]
 ScopedOffer = Annotated[KaspiOffer, Depends(offer_in_scope)]
+ScopedPreorder = Annotated[KaspiPreorder, Depends(preorder_in_scope)]

@@ -1,17 +1,18 @@
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from sauda.auth.deps import CurrentUser, ScopeDep
 from sauda.db import SessionDep
 from sauda.deps import SettingsDep
-from sauda.kaspi import preorders, service
 from sauda.kaspi import proxies as proxies_service
+from sauda.kaspi import service
 from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.demper.router import router as demper_router
 from sauda.kaspi.deps import GatewayDep, ScopedOffer, ScopedStore
-from sauda.kaspi.models import KaspiPreorder, KaspiProxy, KaspiStore, OfferState, PreorderStatus, StoreStatus
+from sauda.kaspi.models import KaspiProxy, KaspiStore, OfferState, StoreStatus
+from sauda.kaspi.preorders.router import router as preorders_router
 from sauda.kaspi.proxies import ProxyRepository, proxy_out
 from sauda.kaspi.repository import OfferFilters, OfferRepository, StoreRepository
 from sauda.kaspi.schemas import (
@@ -25,9 +26,6 @@ from sauda.kaspi.schemas import (
     OfferOut,
     PasswordLoginIn,
     PendingLoginOut,
-    PreorderImportOut,
-    PreorderIn,
-    PreorderOut,
     PriceIn,
     PricePushOut,
     ProxyIn,
@@ -42,7 +40,7 @@ from sauda.kaspi.schemas import (
 from sauda.pagination import Page, PageDep, make_page
 from sauda.schemas import JobStarted
 from sauda.types import Id, MoneyIn
-from sauda.worker import enqueue_after_commit, start_job
+from sauda.worker import start_job
 
 KASPI_ERRORS: dict[int | str, dict[str, str]] = {
     400: {"description": "kaspi_wrong_credentials, kaspi_code_invalid"},
@@ -301,88 +299,5 @@ async def delete_proxy(proxy: ScopedProxy, session: SessionDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-# --- preorders ------------------------------------------------------------------------------------
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-async def _preorder(preorder_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiPreorder:
-    return await preorders.PreorderRepository(session, scope).get(preorder_id)
-
-
-ScopedPreorder = Annotated[KaspiPreorder, Depends(_preorder)]
-
-
-@router.get("/preorders", response_model=Page[PreorderOut])
-async def list_preorders(
-    session: SessionDep,
-    scope: ScopeDep,
-    params: PageDep,
-    store_id: Id | None = None,
-    status: PreorderStatus | None = None,
-) -> Page[PreorderOut]:
-    """Preorders with their status: pending (uploading / waiting for Kaspi), active, failed (reason)."""
-    repo = preorders.PreorderRepository(session, scope)
-    rows, total = await repo.paginate(repo.filtered(store_id=store_id, status=status), params)
-    return make_page([PreorderOut.model_validate(r) for r in rows], total, params)
-
-
-@router.post("/preorders", response_model=PreorderOut, status_code=201)
-async def set_preorder(data: PreorderIn, session: SessionDep, scope: ScopeDep) -> PreorderOut:
-    """Preorder days (0-30; 0 = in stock) for an offer on some points (empty = all). The worker
-    uploads it, then confirms it on the storefront; the demper leaves the offer alone meanwhile."""
-    preorder = await preorders.set_preorder(session, scope, data)
-    enqueue_after_commit(session, "sync_kaspi_preorders", preorder.store_id)
-    return PreorderOut.model_validate(preorder)
-
-
-@router.post("/preorders/upload", response_model=JobStarted, status_code=202)
-async def upload_preorders(
-    store_id: Id, session: SessionDep, scope: ScopeDep, user: CurrentUser
-) -> JobStarted:
-    """Upload and confirm the store's pending preorders now; poll `/api/v1/jobs/{job_id}`."""
-    store = await StoreRepository(session, scope).get(store_id)
-    job = await start_job(session, "sync_kaspi_preorders", store.id, user_id=user.id)
-    return JobStarted(job_id=str(job.id))
-
-
-@router.get("/preorders/export", response_class=Response, responses={200: {"content": {XLSX: {}}}})
-async def export_preorders(store_id: Id, session: SessionDep, scope: ScopeDep) -> Response:
-    """The store's preorders in Kaspi's price-list template
-    (`SKU | model | brand | price | PP1..PP5 | preorder`)."""
-    store = await StoreRepository(session, scope).get(store_id)
-    content = await preorders.export_xlsx(session, scope, store.id)
-    headers = {"Content-Disposition": f'attachment; filename="preorders-{store.id}.xlsx"'}
-    return Response(content, media_type=XLSX, headers=headers)
-
-
-@router.post("/preorders/import", response_model=PreorderImportOut)
-async def import_preorders(
-    store_id: Id,
-    session: SessionDep,
-    scope: ScopeDep,
-    file: Annotated[UploadFile, File(description="Kaspi's price-list template, .xlsx")],
-) -> PreorderImportOut:
-    """Set many preorders from a filled-in template: every row or none; errors name row and column.
-    A PP column with a value (not "no"/0) limits the preorder to those points; none: all points."""
-    store = await StoreRepository(session, scope).get(store_id)
-    result = await preorders.import_xlsx(session, scope, store.id, await file.read())
-    if result["saved"]:
-        enqueue_after_commit(session, "sync_kaspi_preorders", store.id)
-    return PreorderImportOut(**result)
-
-
-@router.get("/preorders/{preorder_id}", response_model=PreorderOut)
-async def get_preorder(preorder: ScopedPreorder) -> PreorderOut:
-    return PreorderOut.model_validate(preorder)
-
-
-@router.delete("/preorders/{preorder_id}", status_code=204)
-async def delete_preorder(preorder: ScopedPreorder, session: SessionDep) -> Response:
-    """Forget a preorder here (Kaspi keeps what was uploaded: set 0 days to clear it there)."""
-    await session.delete(preorder)
-    await session.flush()
-    return Response(status_code=204)
-
-
 router.include_router(demper_router)
+router.include_router(preorders_router)

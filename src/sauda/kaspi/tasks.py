@@ -5,13 +5,15 @@ import logging
 from typing import Any
 
 from sauda import clock
-from sauda.kaspi import preorders, service
+from sauda.kaspi import service
 from sauda.kaspi.client.errors import KaspiError, KaspiUnavailable
 from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.client.ratelimit import DemperLock
 from sauda.kaspi.demper import repository as demper_repository
 from sauda.kaspi.demper.run import run_demper, within_hours
 from sauda.kaspi.models import KaspiStore
+from sauda.kaspi.preorders import repository as preorder_repository
+from sauda.kaspi.preorders.service import sync_preorders
 from sauda.kaspi.repository import StoreRepository
 from sauda.tenancy import Scope
 from sauda.worker import Context, cron_task, enqueue_after_commit, job_session, task
@@ -83,7 +85,7 @@ async def kaspi_demper_tick(ctx: Context) -> dict[str, Any]:
 @task(retry_on=(KaspiUnavailable,))
 async def sync_kaspi_preorders(ctx: Context, store_id: int) -> dict[str, Any]:
     """Upload a store's new preorders through the pricefeed, then confirm them on the storefront."""
-    return await preorders.sync_preorders(ctx["sessionmaker"], gateway(ctx), store_id)
+    return await sync_preorders(ctx["sessionmaker"], gateway(ctx), store_id)
 
 
 @cron_task(minute=set(range(60)))
@@ -92,7 +94,7 @@ async def kaspi_preorder_tick(ctx: Context) -> dict[str, Any]:
     due for a look, every `preorder_check_seconds`)."""
     at = clock.now()
     async with job_session(ctx) as session:
-        ids = await preorders.stores_with_pending(session)
+        ids = await preorder_repository.stores_with_pending(session)
         for store_id in ids:
             job_id = f"kaspi-preorders:{store_id}:{at:%Y%m%d%H%M}"
             enqueue_after_commit(session, "sync_kaspi_preorders", store_id, job_id=job_id)
