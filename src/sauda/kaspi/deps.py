@@ -7,8 +7,9 @@ from sauda.db import SessionDep
 from sauda.deps import RedisDep, SettingsDep
 from sauda.kaspi.client.browser import BrowserProvider, LaunchChromium
 from sauda.kaspi.client.gateway import KaspiGateway
-from sauda.kaspi.models import KaspiOffer, KaspiPreorder, KaspiStore
+from sauda.kaspi.models import KaspiOffer, KaspiPreorder, KaspiProxy, KaspiStore
 from sauda.kaspi.preorders.repository import PreorderRepository
+from sauda.kaspi.proxies.repository import ProxyRepository
 from sauda.kaspi.repository import OfferRepository, StoreRepository
 from sauda.types import Id
 
@@ -31,7 +32,12 @@ async def preorder_in_scope(preorder_id: Id, session: SessionDep, scope: ScopeDe
     return await PreorderRepository(session, scope).get(preorder_id)
 
 
+async def proxy_in_scope(proxy_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiProxy:
+    return await ProxyRepository(session, scope).get(proxy_id)
+
+
 GatewayDep = Annotated[KaspiGateway, Depends(get_gateway)]
 ScopedStore = Annotated[KaspiStore, Depends(store_in_scope)]
 ScopedOffer = Annotated[KaspiOffer, Depends(offer_in_scope)]
 ScopedPreorder = Annotated[KaspiPreorder, Depends(preorder_in_scope)]
+ScopedProxy = Annotated[KaspiProxy, Depends(proxy_in_scope)]

@@ -1,19 +1,16 @@
-from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from sauda.auth.deps import CurrentUser, ScopeDep
 from sauda.db import SessionDep
 from sauda.deps import SettingsDep
-from sauda.kaspi import proxies as proxies_service
 from sauda.kaspi import service
-from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.demper.router import router as demper_router
 from sauda.kaspi.deps import GatewayDep, ScopedOffer, ScopedStore
-from sauda.kaspi.models import KaspiProxy, KaspiStore, OfferState, StoreStatus
+from sauda.kaspi.models import KaspiStore, OfferState, StoreStatus
 from sauda.kaspi.preorders.router import router as preorders_router
-from sauda.kaspi.proxies import ProxyRepository, proxy_out
+from sauda.kaspi.proxies.router import router as proxies_router
 from sauda.kaspi.repository import OfferFilters, OfferRepository, StoreRepository
 from sauda.kaspi.schemas import (
     BatchIn,
@@ -28,9 +25,6 @@ from sauda.kaspi.schemas import (
     PendingLoginOut,
     PriceIn,
     PricePushOut,
-    ProxyIn,
-    ProxyOut,
-    ProxyUpdate,
     SessionCheckOut,
     SmsStartIn,
     StoreCreate,
@@ -243,61 +237,6 @@ async def product_offers(
     return CompetitorsOut(master_sku=master_sku, city_id=city, offers=items, own_excluded=own)
 
 
-# --- proxies --------------------------------------------------------------------------------------
-
-
-async def _proxy(proxy_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiProxy:
-    return await ProxyRepository(session, scope).get(proxy_id)
-
-
-ScopedProxy = Annotated[KaspiProxy, Depends(_proxy)]
-
-
-def _encrypt(gateway: KaspiGateway) -> Callable[[str], str]:
-    return lambda url: gateway.encrypt(url)
-
-
-@router.get("/proxies", response_model=list[ProxyOut])
-async def list_proxies(
-    session: SessionDep, scope: ScopeDep, gateway: GatewayDep, company_id: Id | None = None
-) -> list[ProxyOut]:
-    """Proxies for storefront lookups with their health: successes, failures, the last error and
-    how long a benched one still rests. Global proxies (no company) are shown to admins."""
-    proxies = ProxyRepository(session, scope)
-    return [await proxy_out(gateway.redis, p) for p in await proxies.all(proxies.listed(company_id))]
-
-
-@router.post("/proxies", response_model=ProxyOut, status_code=status.HTTP_201_CREATED)
-async def create_proxy(
-    data: ProxyIn, session: SessionDep, scope: ScopeDep, user: CurrentUser, gateway: GatewayDep
-) -> ProxyOut:
-    """Add a proxy (`http://user:pass@host:port`, stored encrypted). Employees add to their company;
-    admins may add global ones (`company_id: null`), used by companies without their own."""
-    proxy = await proxies_service.create_proxy(session, scope, user, data, _encrypt(gateway))
-    return await proxy_out(gateway.redis, proxy)
-
-
-@router.patch("/proxies/{proxy_id}", response_model=ProxyOut)
-async def update_proxy(
-    proxy: ScopedProxy, data: ProxyUpdate, session: SessionDep, gateway: GatewayDep
-) -> ProxyOut:
-    await proxies_service.update_proxy(session, proxy, data, _encrypt(gateway))
-    return await proxy_out(gateway.redis, proxy)
-
-
-@router.post("/proxies/{proxy_id}/unbench", response_model=ProxyOut)
-async def unbench_proxy(proxy: ScopedProxy, gateway: GatewayDep) -> ProxyOut:
-    """Put a benched proxy back into the rotation now."""
-    await proxies_service.unbench(gateway.redis, proxy.id)
-    return await proxy_out(gateway.redis, proxy)
-
-
-@router.delete("/proxies/{proxy_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_proxy(proxy: ScopedProxy, session: SessionDep) -> Response:
-    await session.delete(proxy)
-    await session.flush()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
 router.include_router(demper_router)
 router.include_router(preorders_router)
+router.include_router(proxies_router)

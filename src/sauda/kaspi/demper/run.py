@@ -43,7 +43,7 @@ from sauda.kaspi.models import (
     PriceAction,
     StoreStatus,
 )
-from sauda.kaspi.proxies import ProxyPool, pool_for
+from sauda.kaspi.proxies.pool import ProxyPool, pool_for
 from sauda.kaspi.repository import StoreRepository
 from sauda.tenancy import Scope
 

@@ -22,7 +22,7 @@ from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiOffer, KaspiPreorder, KaspiStore, OfferState, PreorderStatus
 from sauda.kaspi.preorders import excel, repository
 from sauda.kaspi.preorders.schemas import PreorderIn
-from sauda.kaspi.proxies import pool_for
+from sauda.kaspi.proxies.pool import pool_for
 from sauda.kaspi.repository import OfferRepository
 from sauda.tenancy import Scope
 
