@@ -37,13 +37,13 @@ sys.path.insert(0, str(ROOT))
 from sauda.cli import run_migrations  # noqa: E402
 from sauda.config import DatabaseSettings, KaspiSettings, RedisSettings, Settings  # noqa: E402
 from sauda.db import create_engine, create_sessionmaker, transaction  # noqa: E402
-from sauda.kaspi import service  # noqa: E402
 from sauda.kaspi.client.gateway import KaspiGateway  # noqa: E402
 from sauda.kaspi.demper.rules import Rival, Rules, decide  # noqa: E402
 from sauda.kaspi.demper.run import run_demper  # noqa: E402
 from sauda.kaspi.models import KaspiOffer, KaspiPriceHistory, KaspiProxy, KaspiStore, PriceAction  # noqa: E402
 from sauda.kaspi.sandbox import SandboxState, create_sandbox, demo_seed  # noqa: E402
-from sauda.kaspi.schemas import PasswordLoginIn  # noqa: E402
+from sauda.kaspi.stores import service  # noqa: E402
+from sauda.kaspi.stores.schemas import PasswordLoginIn  # noqa: E402
 from sauda.network.models import Company  # noqa: E402
 from sauda.network.schemas import CompanyCreate  # noqa: E402
 from sauda.network.service import create_company  # noqa: E402

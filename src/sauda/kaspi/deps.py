@@ -8,9 +8,10 @@ from sauda.deps import RedisDep, SettingsDep
 from sauda.kaspi.client.browser import BrowserProvider, LaunchChromium
 from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiOffer, KaspiPreorder, KaspiProxy, KaspiStore
+from sauda.kaspi.offers.repository import OfferRepository
 from sauda.kaspi.preorders.repository import PreorderRepository
 from sauda.kaspi.proxies.repository import ProxyRepository
-from sauda.kaspi.repository import OfferRepository, StoreRepository
+from sauda.kaspi.stores.repository import StoreRepository
 from sauda.types import Id
 
 

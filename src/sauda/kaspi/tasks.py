@@ -5,7 +5,6 @@ import logging
 from typing import Any
 
 from sauda import clock
-from sauda.kaspi import service
 from sauda.kaspi.client.errors import KaspiError, KaspiUnavailable
 from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.client.ratelimit import DemperLock
@@ -14,7 +13,8 @@ from sauda.kaspi.demper.run import run_demper, within_hours
 from sauda.kaspi.models import KaspiStore
 from sauda.kaspi.preorders import repository as preorder_repository
 from sauda.kaspi.preorders.service import sync_preorders
-from sauda.kaspi.repository import StoreRepository
+from sauda.kaspi.stores import service
+from sauda.kaspi.stores.repository import StoreRepository
 from sauda.tenancy import Scope
 from sauda.worker import Context, cron_task, enqueue_after_commit, job_session, task
 

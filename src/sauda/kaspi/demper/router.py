@@ -14,7 +14,7 @@ from sauda.kaspi.demper.schemas import (
     StoreDemperOut,
 )
 from sauda.kaspi.deps import GatewayDep, ScopedOffer, ScopedStore
-from sauda.kaspi.schemas import OfferOut
+from sauda.kaspi.offers.schemas import OfferOut
 from sauda.pagination import Page, PageDep, make_page, paginate
 from sauda.schemas import JobStarted
 from sauda.worker import start_job

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.clock import now
 from sauda.db import transaction
-from sauda.kaspi import service
 from sauda.kaspi.client.errors import (
     KaspiBlocked,
     KaspiError,
@@ -44,7 +43,8 @@ from sauda.kaspi.models import (
     StoreStatus,
 )
 from sauda.kaspi.proxies.pool import ProxyPool, pool_for
-from sauda.kaspi.repository import StoreRepository
+from sauda.kaspi.stores.repository import StoreRepository
+from sauda.kaspi.stores.service import with_cabinet
 from sauda.tenancy import Scope
 
 log = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ class Run:
             for o in changes
         ]
         try:
-            upload = await service.with_cabinet(session, self.gateway, store, lambda c: c.push_batch(items))
+            upload = await with_cabinet(session, self.gateway, store, lambda c: c.push_batch(items))
         except (KaspiNeedsLogin, KaspiStoreLocked) as exc:
             # The store row already says why (needs_login / locked_until): stop touching it.
             self.report.stopped = exc.message

@@ -8,7 +8,7 @@ from sauda.kaspi.client.ratelimit import DemperLock
 from sauda.kaspi.demper import repository
 from sauda.kaspi.demper.schemas import BulkDemperIn, OfferDemperIn, StoreDemperIn, StoreDemperOut
 from sauda.kaspi.models import KaspiOffer, KaspiStore
-from sauda.kaspi.repository import OfferRepository
+from sauda.kaspi.offers.repository import OfferRepository
 from sauda.tenancy import Scope
 
 _OFFER_FIELDS = {

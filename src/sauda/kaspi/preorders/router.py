@@ -11,7 +11,7 @@ from sauda.kaspi.models import PreorderStatus
 from sauda.kaspi.preorders import service
 from sauda.kaspi.preorders.repository import PreorderRepository
 from sauda.kaspi.preorders.schemas import PreorderImportOut, PreorderIn, PreorderOut
-from sauda.kaspi.repository import StoreRepository
+from sauda.kaspi.stores.repository import StoreRepository
 from sauda.pagination import Page, PageDep, make_page
 from sauda.schemas import JobStarted
 from sauda.types import Id

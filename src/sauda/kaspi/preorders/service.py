@@ -15,15 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sauda.clock import now
 from sauda.db import transaction
 from sauda.errors import InvalidInput
-from sauda.kaspi import service
 from sauda.kaspi.client import payloads
 from sauda.kaspi.client.errors import KaspiError, KaspiNeedsLogin, KaspiStoreLocked
 from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiOffer, KaspiPreorder, KaspiStore, OfferState, PreorderStatus
+from sauda.kaspi.offers.repository import OfferRepository
 from sauda.kaspi.preorders import excel, repository
 from sauda.kaspi.preorders.schemas import PreorderIn
 from sauda.kaspi.proxies.pool import pool_for
-from sauda.kaspi.repository import OfferRepository
+from sauda.kaspi.stores.service import batch_call, with_cabinet
 from sauda.tenancy import Scope
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ async def upload(
         chunk = todo[start : start + size]
         items = [payloads.preorder_item(o, uid, p) for p, o in chunk]
         try:
-            pricefeed_id = await service.with_cabinet(session, gateway, store, service.batch_call(items))
+            pricefeed_id = await with_cabinet(session, gateway, store, batch_call(items))
         except (KaspiNeedsLogin, KaspiStoreLocked) as exc:
             for preorder, _ in chunk:
                 preorder.reason = f"not uploaded yet: {exc.message}"

@@ -1,4 +1,4 @@
-"""Business rules of Kaspi stores: logins and sessions, sync, prices, on/off sale. Flushes, never
+"""Business rules of Kaspi stores: the store, logins and sessions, sync. Flushes, never
 commits. Kaspi calls go through `KaspiGateway`; errors that must leave a trace on the store
 (needs_login, locked) are raised after the store row was changed and keep that change."""
 
@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import User
 from sauda.clock import now
-from sauda.errors import Conflict, InvalidInput, NotFound
+from sauda.errors import Conflict, InvalidInput
 from sauda.kaspi.client.cabinet import CabinetClient
 from sauda.kaspi.client.errors import (
     KaspiCodeInvalid,
@@ -30,11 +29,11 @@ from sauda.kaspi.client.errors import (
 from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.client.http import StoredCookies
 from sauda.kaspi.client.login import LoginStep
-from sauda.kaspi.client.payloads import availability_item, is_on_sale, offer_row, price_item
-from sauda.kaspi.client.storefront import PublicOffer
-from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
-from sauda.kaspi.repository import OfferRepository, StoreRepository
-from sauda.kaspi.schemas import PasswordLoginIn, SmsStartIn, StoreCreate, StoreUpdate
+from sauda.kaspi.client.payloads import offer_row
+from sauda.kaspi.models import KaspiStore, OfferState, StoreStatus
+from sauda.kaspi.offers.repository import OfferRepository
+from sauda.kaspi.stores.repository import StoreRepository
+from sauda.kaspi.stores.schemas import PasswordLoginIn, SmsStartIn, StoreCreate, StoreUpdate
 from sauda.network.service import owner_company
 from sauda.tenancy import Scope
 
@@ -240,7 +239,7 @@ async def _password_step(gateway: KaspiGateway, email: str, password: str) -> Lo
         return await login.password(email, password)
 
 
-def _ensure_usable(store: KaspiStore) -> None:
+def ensure_usable(store: KaspiStore) -> None:
     if store.status is not StoreStatus.active or store.session_encrypted is None:
         raise KaspiNeedsLogin(store.status_reason or "The store is not logged in to Kaspi yet")
     if store.locked_until is not None and store.locked_until > now():
@@ -257,7 +256,7 @@ async def with_cabinet(
     call: Callable[[CabinetClient], Awaitable[T]],
 ) -> T:
     """Run `call` with the store's session; on 401 re-login once and run it again."""
-    _ensure_usable(store)
+    ensure_usable(store)
     try:
         try:
             return await _run(session, gateway, store, call)
@@ -285,6 +284,11 @@ async def _run(
     store.session_checked_at = now()
     await session.flush()
     return result
+
+
+def batch_call(items: list[dict[str, Any]]) -> Callable[[CabinetClient], Awaitable[str]]:
+    """A call that sends `items` through the batch pricefeed (for `with_cabinet`)."""
+    return lambda cabinet: cabinet.push_batch(items)
 
 
 async def check_session(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> bool:
@@ -350,93 +354,6 @@ async def sync_store(session: AsyncSession, gateway: KaspiGateway, store: KaspiS
     await session.flush()
     on_sale = sum(1 for row in rows if row["state"] is OfferState.on_sale)
     return SyncResult(on_sale, len(rows) - on_sale, removed, len([r for r in rows if r["product_id"]]))
-
-
-async def refresh_offer(session: AsyncSession, gateway: KaspiGateway, offer: KaspiOffer) -> KaspiOffer:
-    """Re-read one offer from the cabinet (e.g. to see whether Kaspi applied a pushed price)."""
-    store = await session.get_one(KaspiStore, offer.store_id)
-    sku = offer.sku
-    item = await with_cabinet(session, gateway, store, lambda cabinet: cabinet.offer(sku))
-    if item is None:
-        offer.state = OfferState.removed
-    else:
-        on_sale = is_on_sale(item)
-        row = offer_row(item, store=store, on_sale=on_sale, product_id=offer.product_id, synced_at=now())
-        for field, value in row.items():
-            if field not in ("sku", "company_id", "store_id"):
-                setattr(offer, field, value)
-    await session.flush()
-    return offer
-
-
-# --- prices and availability ----------------------------------------------------------------------
-
-
-async def push_price(
-    session: AsyncSession, gateway: KaspiGateway, offer: KaspiOffer, price: int, city_id: str | None
-) -> str:
-    store = await session.get_one(KaspiStore, offer.store_id)
-    _ensure_usable(store)
-    uid = store.merchant_uid or ""
-    upload = await with_cabinet(
-        session, gateway, store, lambda c: c.push(price_item(offer, uid, price, city_id))
-    )
-    offer.pushed_price, offer.pushed_at, offer.pricefeed_id = Decimal(price), now(), upload
-    await session.flush()
-    return upload
-
-
-async def set_on_sale(
-    session: AsyncSession, gateway: KaspiGateway, scope: Scope, offer_ids: list[int], *, available: bool
-) -> list[str]:
-    """Put offers on or off sale through the batch pricefeed, store by store, in chunks."""
-    ids = sorted(set(offer_ids))
-    offers = await OfferRepository(session, scope).by_ids(ids)
-    missing = sorted(set(ids) - {o.id for o in offers})
-    if missing:
-        raise NotFound(f"Kaspi offers not found: {', '.join(map(str, missing[:20]))}")
-    uploads: list[str] = []
-    for store_id in sorted({o.store_id for o in offers}):
-        store = await session.get_one(KaspiStore, store_id)
-        _ensure_usable(store)
-        uid = store.merchant_uid or ""
-        mine = [o for o in offers if o.store_id == store_id and o.state is not OfferState.removed]
-        size = gateway.kaspi.batch_size
-        for start in range(0, len(mine), size):
-            chunk = mine[start : start + size]
-            items = [availability_item(o, uid, available) for o in chunk]
-            upload = await with_cabinet(session, gateway, store, batch_call(items))
-            uploads.append(upload)
-            for offer in chunk:
-                offer.pushed_available, offer.pushed_at, offer.pricefeed_id = available, now(), upload
-            await session.flush()
-    return uploads
-
-
-def batch_call(items: list[dict[str, Any]]) -> Callable[[CabinetClient], Awaitable[str]]:
-    """A call that sends `items` through the batch pricefeed (for `with_cabinet`)."""
-    return lambda cabinet: cabinet.push_batch(items)
-
-
-# --- competitors ----------------------------------------------------------------------------------
-
-
-async def competitors(
-    session: AsyncSession,
-    gateway: KaspiGateway,
-    scope: Scope,
-    master_sku: str,
-    city_id: str,
-    *,
-    store_id: int | None,
-) -> tuple[list[PublicOffer], int]:
-    """Everyone's offers of the product in the city, minus those of the caller's own stores."""
-    stores = StoreRepository(session, scope)
-    company_id = (await stores.get(store_id)).company_id if store_id is not None else None
-    own = await stores.merchant_uids(company_id)
-    offers = await gateway.storefront().offers(master_sku, city_id)
-    others = [o for o in offers if o.merchant_id not in own]
-    return others, len(offers) - len(others)
 
 
 async def record_sync_failure(session: AsyncSession, store_id: int, error: KaspiError | Exception) -> None:
