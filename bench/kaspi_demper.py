@@ -41,12 +41,12 @@ from sauda.kaspi.client.gateway import KaspiGateway  # noqa: E402
 from sauda.kaspi.demper.rules import Rival, Rules, decide  # noqa: E402
 from sauda.kaspi.demper.run import run_demper  # noqa: E402
 from sauda.kaspi.models import KaspiOffer, KaspiPriceHistory, KaspiProxy, KaspiStore, PriceAction  # noqa: E402
-from sauda.kaspi.sandbox import SandboxState, create_sandbox, demo_seed  # noqa: E402
 from sauda.kaspi.stores import service  # noqa: E402
 from sauda.kaspi.stores.schemas import PasswordLoginIn  # noqa: E402
 from sauda.network.models import Company  # noqa: E402
 from sauda.network.schemas import CompanyCreate  # noqa: E402
 from sauda.network.service import create_company  # noqa: E402
+from sauda.sandboxes.kaspi import SandboxState, create_sandbox, demo_seed  # noqa: E402
 
 DB_URL = os.environ.get(
     "SAUDA_BENCH_KASPI_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/sauda_bench_kaspi"

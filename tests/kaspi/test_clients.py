@@ -25,7 +25,7 @@ from sauda.kaspi.client.payloads import offer_row
 from sauda.kaspi.client.ratelimit import KaspiLimiter
 from sauda.kaspi.client.storefront import parse_offer
 from sauda.kaspi.models import KaspiStore, OfferState
-from sauda.kaspi.sandbox import SandboxState
+from sauda.sandboxes.kaspi import SandboxState
 from sauda.security import UndecryptableField, decrypt_field, encrypt_field
 from tests.kaspi.conftest import EMAIL, PASSWORD, UID
 

@@ -8,8 +8,8 @@ from redis.asyncio import Redis
 
 from sauda.config import Settings
 from sauda.kaspi.client.ratelimit import DemperLock
-from sauda.kaspi.sandbox import SandboxOffer, SandboxState, competitor
 from sauda.kaspi.tasks import kaspi_demper_tick
+from sauda.sandboxes.kaspi import SandboxOffer, SandboxState, competitor
 from sauda.worker import cron_jobs
 from tests.conftest import RunWorker
 from tests.factories import Factory

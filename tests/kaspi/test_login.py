@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from sauda.config import KaspiSettings, Settings
-from sauda.kaspi.sandbox import SandboxState
+from sauda.sandboxes.kaspi import SandboxState
 from tests.clock import ForwardClock
 from tests.factories import Factory
 from tests.kaspi.conftest import EMAIL, MASKED_PHONE, PASSWORD, PHONE, UID, Kaspi, stored
