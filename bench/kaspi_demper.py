@@ -3,7 +3,7 @@ decisions checked for every offer, and the rate with 1 IP (direct) and with N pr
 
 The sandbox (10 000 on-sale offers with 1-5 competitors each, 10 lookups/s per IP, 2 pricefeed
 requests/s per merchant, 50 ms latency on every call) and N local forward proxies run in their
-own processes; the demper runs here, as `reprice_store` does in the worker. Each phase is capped
+own processes; the demper runs here, as `run_demper` does in the worker. Each phase is capped
 at `--duration` seconds (a demper run stops then; the offers it did not reach stay due), and the
 rate is measured on the sandbox's own counters over the steady state (first 3 s left out).
 
@@ -37,16 +37,16 @@ sys.path.insert(0, str(ROOT))
 from sauda.cli import run_migrations  # noqa: E402
 from sauda.config import DatabaseSettings, KaspiSettings, RedisSettings, Settings  # noqa: E402
 from sauda.db import create_engine, create_sessionmaker, transaction  # noqa: E402
-from sauda.kaspi import service  # noqa: E402
-from sauda.kaspi.demper import Rival, Rules, decide  # noqa: E402
-from sauda.kaspi.gateway import KaspiGateway  # noqa: E402
+from sauda.kaspi.client.gateway import KaspiGateway  # noqa: E402
+from sauda.kaspi.demper.rules import Rival, Rules, decide  # noqa: E402
+from sauda.kaspi.demper.run import run_demper  # noqa: E402
 from sauda.kaspi.models import KaspiOffer, KaspiPriceHistory, KaspiProxy, KaspiStore, PriceAction  # noqa: E402
-from sauda.kaspi.repricing import reprice_store  # noqa: E402
-from sauda.kaspi.sandbox import SandboxState, create_sandbox, demo_seed  # noqa: E402
-from sauda.kaspi.schemas import PasswordLoginIn  # noqa: E402
+from sauda.kaspi.stores import service  # noqa: E402
+from sauda.kaspi.stores.schemas import PasswordLoginIn  # noqa: E402
 from sauda.network.models import Company  # noqa: E402
 from sauda.network.schemas import CompanyCreate  # noqa: E402
 from sauda.network.service import create_company  # noqa: E402
+from sauda.sandboxes.kaspi import SandboxState, create_sandbox, demo_seed  # noqa: E402
 
 DB_URL = os.environ.get(
     "SAUDA_BENCH_KASPI_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/sauda_bench_kaspi"
@@ -206,7 +206,7 @@ async def phase(
     sampler = asyncio.create_task(sample())
     before = await stats(base)
     try:
-        report = await reprice_store(maker, gateway, store_id, force=True)
+        report = await run_demper(maker, gateway, store_id, force=True)
     finally:
         sampler.cancel()
         await engine.dispose()

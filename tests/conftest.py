@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import sauda.clock
 from sauda.app import create_app
 from sauda.config import Settings, get_settings
-from sauda.kaspi.browser_login import CHROMIUM_ARGS
+from sauda.kaspi.client.browser import CHROMIUM_ARGS
 from tests.clock import ForwardClock
 from tests.factories import Factory
 from tests.servers import serve

@@ -146,7 +146,7 @@ def kaspi_sandbox(
     code: Annotated[str | None, typer.Option(help="answer every login code with this one")] = None,
 ) -> None:
     """A local Kaspi.kz (cabinet, login, storefront) to try Sauda without a Kaspi account."""
-    from sauda.kaspi.sandbox import SandboxState, create_sandbox, demo_seed
+    from sauda.sandboxes.kaspi import SandboxState, create_sandbox, demo_seed
 
     state = SandboxState(demo_seed(offers=offers, archived=offers // 5))
     state.fixed_code = code

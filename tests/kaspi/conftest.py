@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from playwright.async_api import Browser
 
 from sauda.config import KaspiSettings, Settings
-from sauda.kaspi.browser_login import SharedBrowser
+from sauda.kaspi.client.browser import SharedBrowser
 from sauda.kaspi.models import KaspiStore
-from sauda.kaspi.sandbox import SandboxState, create_sandbox, demo_seed
+from sauda.sandboxes.kaspi import SandboxState, create_sandbox, demo_seed
 from tests.factories import Factory
 from tests.servers import serve
 

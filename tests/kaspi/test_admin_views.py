@@ -4,7 +4,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.kaspi.models import KaspiStore
-from sauda.kaspi.sandbox import SandboxState
+from sauda.sandboxes.kaspi import SandboxState
 from tests.conftest import RunWorker
 from tests.factories import PASSWORD, Factory
 from tests.kaspi.conftest import Kaspi

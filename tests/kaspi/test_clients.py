@@ -9,8 +9,8 @@ import pytest
 from redis.asyncio import Redis
 
 from sauda.config import AuthSettings, KaspiSettings, Settings
-from sauda.kaspi.cabinet import CabinetClient
-from sauda.kaspi.errors import (
+from sauda.kaspi.client.cabinet import CabinetClient
+from sauda.kaspi.client.errors import (
     KaspiAccessDenied,
     KaspiBlocked,
     KaspiCodeInvalid,
@@ -19,13 +19,13 @@ from sauda.kaspi.errors import (
     KaspiStoreLocked,
     KaspiWrongCredentials,
 )
-from sauda.kaspi.http import load_cookies
-from sauda.kaspi.login import JsonLogin, login_error, phone_mask
+from sauda.kaspi.client.http import load_cookies
+from sauda.kaspi.client.login import JsonLogin, login_error, phone_mask
+from sauda.kaspi.client.payloads import offer_row
+from sauda.kaspi.client.ratelimit import KaspiLimiter
+from sauda.kaspi.client.storefront import parse_offer
 from sauda.kaspi.models import KaspiStore, OfferState
-from sauda.kaspi.ratelimit import KaspiLimiter
-from sauda.kaspi.sandbox import SandboxState
-from sauda.kaspi.service import offer_row
-from sauda.kaspi.storefront import parse_offer
+from sauda.sandboxes.kaspi import SandboxState
 from sauda.security import UndecryptableField, decrypt_field, encrypt_field
 from tests.kaspi.conftest import EMAIL, PASSWORD, UID
 

@@ -7,9 +7,9 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from sauda.config import Settings
-from sauda.kaspi.ratelimit import RepriceLock
-from sauda.kaspi.sandbox import SandboxOffer, SandboxState, competitor
+from sauda.kaspi.client.ratelimit import DemperLock
 from sauda.kaspi.tasks import kaspi_demper_tick
+from sauda.sandboxes.kaspi import SandboxOffer, SandboxState, competitor
 from sauda.worker import cron_jobs
 from tests.conftest import RunWorker
 from tests.factories import Factory
@@ -259,7 +259,7 @@ async def test_the_tick_enqueues_one_job_per_store_with_due_offers(
     assert await kaspi_demper_tick(ctx) == {"stores": []}  # checked: not due for 15 minutes
 
     # a run in progress: the tick leaves the store to it, and a second run skips
-    lock = RepriceLock(redis, store["id"], 60)
+    lock = DemperLock(redis, store["id"], 60)
     assert await lock.acquire()
     phone = await _offer(kaspi, PHONE)
     await kaspi.call("POST", "/offers/demper/bulk", json={"offer_ids": [phone["id"]], "enabled": True})

@@ -5,7 +5,7 @@ from decimal import Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sauda.kaspi.demper import Decision, Reason, Rival, Rules, decide
+from sauda.kaspi.demper.rules import Decision, Reason, Rival, Rules, decide
 from sauda.kaspi.models import DemperStrategy
 
 OWN, EXCLUDED = "OWN", "EXCL"

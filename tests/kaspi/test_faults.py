@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from sauda.config import KaspiSettings, Settings
-from sauda.kaspi.sandbox import SandboxState
 from sauda.kaspi.tasks import sync_kaspi_stores
+from sauda.sandboxes.kaspi import SandboxState
 from sauda.worker import cron_jobs
 from tests.clock import ForwardClock
 from tests.conftest import RunWorker

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from sauda.config import KaspiSettings, Settings
-from sauda.kaspi.sandbox import SandboxState
+from sauda.sandboxes.kaspi import SandboxState
 from tests.clock import ForwardClock
 from tests.factories import Factory
 from tests.kaspi.conftest import EMAIL, MASKED_PHONE, PASSWORD, PHONE, UID, Kaspi, stored
@@ -127,9 +127,9 @@ async def test_pending_sms_login_lives_in_redis_not_in_the_process(
     assert 0 < await redis.ttl(key) <= 600
     # what a second process would do: read only Redis and the database
     from sauda.db import transaction
-    from sauda.kaspi import service
-    from sauda.kaspi.gateway import KaspiGateway
+    from sauda.kaspi.client.gateway import KaspiGateway
     from sauda.kaspi.models import KaspiStore
+    from sauda.kaspi.stores import service
 
     settings: Settings = app.state.settings  # type: ignore[attr-defined]
     other_redis = Redis.from_url(settings.redis.url)

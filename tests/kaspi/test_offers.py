@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select
 
 from sauda.kaspi.models import KaspiOffer
-from sauda.kaspi.sandbox import SandboxOffer, SandboxState, competitor
+from sauda.sandboxes.kaspi import SandboxOffer, SandboxState, competitor
 from tests.clock import ForwardClock
 from tests.conftest import RunWorker
 from tests.factories import Factory

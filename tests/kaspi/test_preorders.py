@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from openpyxl import Workbook, load_workbook
 
 from sauda.config import KaspiSettings, Settings
-from sauda.kaspi.sandbox import SandboxState
 from sauda.kaspi.tasks import kaspi_preorder_tick
+from sauda.sandboxes.kaspi import SandboxState
 from tests.clock import ForwardClock
 from tests.conftest import RunWorker
 from tests.factories import Factory

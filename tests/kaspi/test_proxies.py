@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from sauda.config import KaspiSettings
 from sauda.kaspi.models import KaspiProxy
-from sauda.kaspi.sandbox import SandboxState
+from sauda.sandboxes.kaspi import SandboxState
 from tests.clock import ForwardClock
 from tests.conftest import RunWorker
 from tests.factories import Factory

@@ -5,7 +5,7 @@ import re
 import httpx
 from fastapi import FastAPI
 
-from sauda.kaspi.sandbox import SandboxState
+from sauda.sandboxes.kaspi import SandboxState
 from tests.conftest import RunWorker
 from tests.factories import Factory
 from tests.kaspi.conftest import EMAIL, Kaspi

@@ -9,8 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from sauda.admin import EnumFilter, SaudaView, current_admin, refuse_cross_site, validated
-from sauda.kaspi import service
-from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.models import (
     KaspiOffer,
     KaspiPreorder,
@@ -22,8 +21,9 @@ from sauda.kaspi.models import (
     PriceAction,
     StoreStatus,
 )
-from sauda.kaspi.repository import StoreRepository
-from sauda.kaspi.schemas import StoreUpdate
+from sauda.kaspi.stores import service
+from sauda.kaspi.stores.repository import StoreRepository
+from sauda.kaspi.stores.schemas import StoreUpdate
 from sauda.tenancy import Scope
 from sauda.worker import start_job
 

@@ -5,10 +5,13 @@ from fastapi import Depends, Request
 from sauda.auth.deps import ScopeDep
 from sauda.db import SessionDep
 from sauda.deps import RedisDep, SettingsDep
-from sauda.kaspi.browser_login import BrowserProvider, LaunchChromium
-from sauda.kaspi.gateway import KaspiGateway
-from sauda.kaspi.models import KaspiOffer, KaspiStore
-from sauda.kaspi.repository import OfferRepository, StoreRepository
+from sauda.kaspi.client.browser import BrowserProvider, LaunchChromium
+from sauda.kaspi.client.gateway import KaspiGateway
+from sauda.kaspi.models import KaspiOffer, KaspiPreorder, KaspiProxy, KaspiStore
+from sauda.kaspi.offers.repository import OfferRepository
+from sauda.kaspi.preorders.repository import PreorderRepository
+from sauda.kaspi.proxies.repository import ProxyRepository
+from sauda.kaspi.stores.repository import StoreRepository
 from sauda.types import Id
 
 
@@ -26,6 +29,16 @@ async def offer_in_scope(offer_id: Id, session: SessionDep, scope: ScopeDep) -> 
     return await OfferRepository(session, scope).get(offer_id)
 
 
+async def preorder_in_scope(preorder_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiPreorder:
+    return await PreorderRepository(session, scope).get(preorder_id)
+
+
+async def proxy_in_scope(proxy_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiProxy:
+    return await ProxyRepository(session, scope).get(proxy_id)
+
+
 GatewayDep = Annotated[KaspiGateway, Depends(get_gateway)]
 ScopedStore = Annotated[KaspiStore, Depends(store_in_scope)]
 ScopedOffer = Annotated[KaspiOffer, Depends(offer_in_scope)]
+ScopedPreorder = Annotated[KaspiPreorder, Depends(preorder_in_scope)]
+ScopedProxy = Annotated[KaspiProxy, Depends(proxy_in_scope)]

@@ -5,12 +5,16 @@ import logging
 from typing import Any
 
 from sauda import clock
-from sauda.kaspi import preorders, repricing, service
-from sauda.kaspi.errors import KaspiError, KaspiUnavailable
-from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.client.errors import KaspiError, KaspiUnavailable
+from sauda.kaspi.client.gateway import KaspiGateway
+from sauda.kaspi.client.ratelimit import DemperLock
+from sauda.kaspi.demper import repository as demper_repository
+from sauda.kaspi.demper.run import run_demper, within_hours
 from sauda.kaspi.models import KaspiStore
-from sauda.kaspi.ratelimit import RepriceLock
-from sauda.kaspi.repository import StoreRepository
+from sauda.kaspi.preorders import repository as preorder_repository
+from sauda.kaspi.preorders.service import sync_preorders
+from sauda.kaspi.stores import service
+from sauda.kaspi.stores.repository import StoreRepository
 from sauda.tenancy import Scope
 from sauda.worker import Context, cron_task, enqueue_after_commit, job_session, task
 
@@ -50,10 +54,13 @@ async def sync_kaspi_stores(ctx: Context) -> dict[str, Any]:
     return {"stores": len(ids)}
 
 
+# The task keeps its old name: arq registers a task by its function name, and that name is stored
+# in Redis (queued and deferred jobs) and in `jobs.name` (the API's job history); a new name would
+# orphan jobs queued before a deploy.
 @task(retry_on=(KaspiUnavailable,))
 async def reprice_kaspi_store(ctx: Context, store_id: int, force: bool = False) -> dict[str, Any]:
-    """One demper run of a store (see `repricing`); Kaspi trouble is recorded, never retried in a loop."""
-    return await repricing.reprice_store(ctx["sessionmaker"], gateway(ctx), store_id, force=force)
+    """One demper run of a store (see `demper.run`); Kaspi trouble is recorded, never retried in a loop."""
+    return await run_demper(ctx["sessionmaker"], gateway(ctx), store_id, force=force)
 
 
 @cron_task(minute=set(range(60)))
@@ -64,10 +71,10 @@ async def kaspi_demper_tick(ctx: Context) -> dict[str, Any]:
     settings = ctx["settings"]
     enqueued = []
     async with job_session(ctx) as session:
-        for store in await repricing.stores_with_due_offers(session, at):
-            if not repricing.within_hours(store, at, settings.tz):
+        for store in await demper_repository.stores_with_due_offers(session, at):
+            if not within_hours(store, at, settings.tz):
                 continue
-            if await RepriceLock(ctx["redis"], store.id, 1).held():
+            if await DemperLock(ctx["redis"], store.id, 1).held():
                 continue
             job_id = f"kaspi-demper:{store.id}:{at:%Y%m%d%H%M}"
             enqueue_after_commit(session, "reprice_kaspi_store", store.id, job_id=job_id)
@@ -78,7 +85,7 @@ async def kaspi_demper_tick(ctx: Context) -> dict[str, Any]:
 @task(retry_on=(KaspiUnavailable,))
 async def sync_kaspi_preorders(ctx: Context, store_id: int) -> dict[str, Any]:
     """Upload a store's new preorders through the pricefeed, then confirm them on the storefront."""
-    return await preorders.sync_preorders(ctx["sessionmaker"], gateway(ctx), store_id)
+    return await sync_preorders(ctx["sessionmaker"], gateway(ctx), store_id)
 
 
 @cron_task(minute=set(range(60)))
@@ -87,7 +94,7 @@ async def kaspi_preorder_tick(ctx: Context) -> dict[str, Any]:
     due for a look, every `preorder_check_seconds`)."""
     at = clock.now()
     async with job_session(ctx) as session:
-        ids = await preorders.stores_with_pending(session)
+        ids = await preorder_repository.stores_with_pending(session)
         for store_id in ids:
             job_id = f"kaspi-preorders:{store_id}:{at:%Y%m%d%H%M}"
             enqueue_after_commit(session, "sync_kaspi_preorders", store_id, job_id=job_id)

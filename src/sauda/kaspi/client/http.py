@@ -8,7 +8,7 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from sauda.config import KaspiSettings
-from sauda.kaspi.errors import KaspiBlocked, KaspiError, KaspiUnavailable
+from sauda.kaspi.client.errors import KaspiBlocked, KaspiError, KaspiUnavailable
 
 T = TypeVar("T")
 StoredCookies = list[dict[str, str]]

@@ -17,7 +17,7 @@ import secrets
 from redis.asyncio import Redis
 
 from sauda.config import KaspiSettings
-from sauda.kaspi.errors import KaspiBlocked, KaspiRateLimited, KaspiStoreLocked
+from sauda.kaspi.client.errors import KaspiBlocked, KaspiRateLimited, KaspiStoreLocked
 
 _RESERVE = """
 local t = redis.call('TIME')
@@ -163,7 +163,7 @@ class LoginLock:
         return bool(await self.redis.exists(self.key))
 
 
-class RepriceLock(LoginLock):
+class DemperLock(LoginLock):
     """One demper run per store at a time, across workers (a second job for it skips)."""
 
     kind = "demper-run"

@@ -1,8 +1,8 @@
 """One demper run of one store: look up the competitors of every due offer on the storefront
-(through the proxy pool, within the per-IP rate), decide (`demper.decide`), push the changes in
+(through the proxy pool, within the per-IP rate), decide (`rules.decide`), push the changes in
 batches through the pricefeed (within the per-merchant rate) and record every decision.
 
-A run holds a per-store lock in Redis, so a store is never repriced by two jobs at once. Each
+A run holds a per-store lock in Redis, so a store never has two demper runs at once. Each
 batch of decisions is its own unit of work (push + history + the offers' next check), so a run
 cut short keeps what it did, and running it again only takes offers still due. A run stops
 after `demper_run_seconds`; offers it did not reach stay due for the next tick.
@@ -15,18 +15,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.clock import now
 from sauda.db import transaction
-from sauda.errors import InvalidInput, NotFound
-from sauda.kaspi import service
-from sauda.kaspi.demper import Decision, Rival, Rules, decide
-from sauda.kaspi.errors import (
+from sauda.kaspi.client.errors import (
     KaspiBlocked,
     KaspiError,
     KaspiNeedsLogin,
@@ -34,28 +30,25 @@ from sauda.kaspi.errors import (
     KaspiStoreLocked,
     KaspiUnavailable,
 )
-from sauda.kaspi.gateway import KaspiGateway
+from sauda.kaspi.client.gateway import KaspiGateway
+from sauda.kaspi.client.payloads import price_item
+from sauda.kaspi.client.ratelimit import DemperLock
+from sauda.kaspi.client.storefront import PublicOffer, StorefrontClient
+from sauda.kaspi.demper import repository
+from sauda.kaspi.demper.rules import Decision, Rival, Rules, decide
 from sauda.kaspi.models import (
     KaspiOffer,
-    KaspiPreorder,
-    KaspiPriceHistory,
     KaspiStore,
-    OfferState,
-    PreorderStatus,
     PriceAction,
     StoreStatus,
 )
-from sauda.kaspi.proxies import ProxyPool, pool_for
-from sauda.kaspi.ratelimit import RepriceLock
-from sauda.kaspi.repository import OfferRepository, StoreRepository
-from sauda.kaspi.schemas import BulkDemperIn, OfferDemperIn, StoreDemperIn, StoreDemperOut
-from sauda.kaspi.storefront import PublicOffer, StorefrontClient
+from sauda.kaspi.proxies.pool import ProxyPool, pool_for
+from sauda.kaspi.stores.repository import StoreRepository
+from sauda.kaspi.stores.service import with_cabinet
 from sauda.tenancy import Scope
 
 log = logging.getLogger(__name__)
 CHUNK = 200  # offers loaded at a time during a run
-_HISTORY = cast(Table, KaspiPriceHistory.__table__)
-_OFFERS = cast(Table, KaspiOffer.__table__)
 
 
 def within_hours(store: KaspiStore, at: datetime, tz: ZoneInfo) -> bool:
@@ -65,42 +58,6 @@ def within_hours(store: KaspiStore, at: datetime, tz: ZoneInfo) -> bool:
         return True
     local = at.astimezone(tz).time().replace(tzinfo=None)
     return start <= local < end if start < end else local >= start or local < end
-
-
-def due_offers_stmt(store_id: int, at: datetime | None) -> Any:
-    """Offers the demper should check now (`at` None: every enabled one). Offers whose preorder
-    is still pending wait: demping them could fight the preorder upload."""
-    pending = exists().where(
-        KaspiPreorder.offer_id == KaspiOffer.id, KaspiPreorder.status == PreorderStatus.pending
-    )
-    stmt = select(KaspiOffer).where(
-        KaspiOffer.store_id == store_id,
-        KaspiOffer.demper_enabled,
-        KaspiOffer.demper_floor.is_not(None),
-        KaspiOffer.state == OfferState.on_sale,
-        KaspiOffer.master_sku.is_not(None),
-        ~pending,
-    )
-    if at is not None:
-        stmt = stmt.where(or_(KaspiOffer.demper_next_at.is_(None), KaspiOffer.demper_next_at <= at))
-    return stmt.order_by(
-        KaspiOffer.demper_priority.desc(), KaspiOffer.demper_next_at.asc().nulls_first(), KaspiOffer.id
-    )
-
-
-async def stores_with_due_offers(session: AsyncSession, at: datetime) -> list[KaspiStore]:
-    due = exists().where(
-        KaspiOffer.store_id == KaspiStore.id,
-        KaspiOffer.demper_enabled,
-        KaspiOffer.state == OfferState.on_sale,
-        or_(KaspiOffer.demper_next_at.is_(None), KaspiOffer.demper_next_at <= at),
-    )
-    stmt = select(KaspiStore).where(
-        KaspiStore.status == StoreStatus.active,
-        or_(KaspiStore.locked_until.is_(None), KaspiStore.locked_until <= at),
-        due,
-    )
-    return list((await session.scalars(stmt.order_by(KaspiStore.id))).all())
 
 
 @dataclass
@@ -212,7 +169,7 @@ class Run:
                 if not self.running():
                     return
                 wanted = ids[start : start + chunk]
-                stmt = due_offers_stmt(self.store.id, None).where(KaspiOffer.id.in_(wanted))
+                stmt = repository.due_offers_stmt(self.store.id, None).where(KaspiOffer.id.in_(wanted))
                 async with self.sessionmaker() as session:
                     found = {o.id: o for o in (await session.scalars(stmt)).all()}
                 for offer_id in wanted:
@@ -283,25 +240,14 @@ class Run:
                 row, values = self.record(outcome, at, upload=upload, failure=failure)
                 history.append(row)
                 offers.append(values)
-            # Core executemany (not the ORM's bulk paths): less CPU per row, so the event loop
-            # keeps sending lookups on time while a batch is written.
-            await session.execute(insert(_HISTORY), history)
-            for keys in {tuple(sorted(v)) for v in offers}:
-                rows = [{f"b_{k}": v[k] for k in keys} for v in offers if tuple(sorted(v)) == keys]
-                table = _OFFERS
-                stmt = (
-                    update(table)
-                    .where(table.c.id == bindparam("b_id"))
-                    .values({k: bindparam(f"b_{k}") for k in keys if k != "id"})
-                )
-                await session.execute(stmt, rows)
+            await repository.record_decisions(session, history, offers)
 
     async def push(
         self, session: AsyncSession, store: KaspiStore, changes: list[Outcome]
     ) -> tuple[str | None, str | None]:
         uid = store.merchant_uid or ""
         items = [
-            service.price_item(
+            price_item(
                 o.offer,
                 uid,
                 o.decision.new_price or 0 if o.decision else 0,
@@ -310,7 +256,7 @@ class Run:
             for o in changes
         ]
         try:
-            upload = await service.with_cabinet(session, self.gateway, store, lambda c: c.push_batch(items))
+            upload = await with_cabinet(session, self.gateway, store, lambda c: c.push_batch(items))
         except (KaspiNeedsLogin, KaspiStoreLocked) as exc:
             # The store row already says why (needs_login / locked_until): stop touching it.
             self.report.stopped = exc.message
@@ -392,7 +338,7 @@ async def _prepare(
         return f"Kaspi locked the store until {store.locked_until.isoformat()}"
     if not force and not within_hours(store, now(), gateway.settings.tz):
         return "outside the store's working hours"
-    due = due_offers_stmt(store.id, None if force else now()).with_only_columns(KaspiOffer.id)
+    due = repository.due_offers_stmt(store.id, None if force else now()).with_only_columns(KaspiOffer.id)
     offers = list((await session.scalars(due)).all())
     own = await StoreRepository(session, Scope.everything()).merchant_uids(store.company_id)
     rules = Rules(
@@ -405,7 +351,7 @@ async def _prepare(
     return offers, rules, pool
 
 
-async def reprice_store(
+async def run_demper(
     sessionmaker: async_sessionmaker[AsyncSession],
     gateway: KaspiGateway,
     store_id: int,
@@ -413,7 +359,7 @@ async def reprice_store(
     force: bool = False,
 ) -> dict[str, Any]:
     """Run the demper for one store; `force` checks every enabled offer now, any hour."""
-    lock = RepriceLock(gateway.redis, store_id, gateway.kaspi.demper_run_seconds + 120)
+    lock = DemperLock(gateway.redis, store_id, gateway.kaspi.demper_run_seconds + 120)
     if not await lock.acquire():
         return {"skipped": "another demper run of this store is in progress"}
     started = time.monotonic()
@@ -438,138 +384,8 @@ async def reprice_store(
         result = run.report.as_dict()
         async with transaction(sessionmaker) as session:
             await pool.save_health(session)
-            await session.execute(
-                update(KaspiStore)
-                .where(KaspiStore.id == store_id)
-                .values(
-                    demper_last_run_at=now(), demper_last_result=result, demper_last_error=run.report.stopped
-                )
-            )
+            await repository.save_last_run(session, store_id, result, run.report.stopped)
         log.info("kaspi demper store %s: %s", store_id, result)
         return result
     finally:
         await lock.release()
-
-
-async def demper_status(session: AsyncSession, store: KaspiStore, lock_held: bool) -> dict[str, Any]:
-    enabled = and_(KaspiOffer.store_id == store.id, KaspiOffer.demper_enabled)
-    total, next_due = (
-        await session.execute(select(func.count(), func.min(KaspiOffer.demper_next_at)).where(enabled))
-    ).one()
-    due = await session.scalar(
-        select(func.count()).where(
-            enabled, or_(KaspiOffer.demper_next_at.is_(None), KaspiOffer.demper_next_at <= now())
-        )
-    )
-    pending = await session.scalar(
-        select(func.count()).where(
-            KaspiPreorder.store_id == store.id, KaspiPreorder.status == PreorderStatus.pending
-        )
-    )
-    return {
-        "enabled_offers": int(total or 0),
-        "due_offers": int(due or 0),
-        "next_due_at": next_due,
-        "running": lock_held,
-        "pending_preorders": int(pending or 0),
-    }
-
-
-# --- settings -------------------------------------------------------------------------------------
-
-_OFFER_FIELDS = {
-    "floor": "demper_floor",
-    "ceiling": "demper_ceiling",
-    "step": "demper_step",
-    "strategy": "demper_strategy",
-    "position": "demper_position",
-    "priority": "demper_priority",
-    "enabled": "demper_enabled",
-}
-
-
-def apply_offer_settings(offer: KaspiOffer, data: OfferDemperIn) -> None:
-    for name, value in data.model_dump(exclude_unset=True, include=set(_OFFER_FIELDS)).items():
-        if value is None and name in ("strategy", "position", "priority", "enabled"):
-            raise InvalidInput.for_field(name, "may not be null")
-        setattr(offer, _OFFER_FIELDS[name], value)
-    floor, ceiling = offer.demper_floor, offer.demper_ceiling
-    if floor is not None and ceiling is not None and floor > ceiling:
-        raise InvalidInput.for_field("floor", f"offer {offer.id}: the floor is above the ceiling")
-    if offer.demper_enabled and offer.demper_floor is None:
-        raise InvalidInput.for_field("floor", f"offer {offer.id}: set a floor before enabling the demper")
-    if data.enabled:
-        offer.demper_next_at = None  # due at the next tick
-
-
-async def update_offer_demper(session: AsyncSession, offer: KaspiOffer, data: OfferDemperIn) -> KaspiOffer:
-    apply_offer_settings(offer, data)
-    await session.flush()
-    return offer
-
-
-async def bulk_demper(session: AsyncSession, scope: Scope, data: BulkDemperIn) -> int:
-    """Enable / disable (and optionally set) the demper of many offers at once, all or nothing."""
-    ids = sorted(set(data.offer_ids))
-    offers = await OfferRepository(session, scope).by_ids(ids)
-    missing = sorted(set(ids) - {o.id for o in offers})
-    if missing:
-        raise NotFound(f"Kaspi offers not found: {', '.join(map(str, missing[:20]))}")
-    settings = OfferDemperIn.model_validate(data.model_dump(exclude_unset=True, exclude={"offer_ids"}))
-    for offer in offers:
-        apply_offer_settings(offer, settings)
-    await session.flush()
-    return len(offers)
-
-
-_STORE_FIELDS = {
-    "interval_minutes": "demper_interval_minutes",
-    "step": "demper_step",
-    "hours_from": "demper_hours_from",
-    "hours_to": "demper_hours_to",
-    "excluded_merchants": "demper_excluded_merchants",
-    "raise_when_alone": "demper_raise_when_alone",
-    "dry_run": "demper_dry_run",
-}
-
-
-async def update_store_demper(session: AsyncSession, store: KaspiStore, data: StoreDemperIn) -> KaspiStore:
-    for name, value in data.model_dump(exclude_unset=True).items():
-        if value is None and name not in ("hours_from", "hours_to"):
-            raise InvalidInput.for_field(name, "may not be null")
-        if name == "excluded_merchants":
-            value = sorted({str(v).strip() for v in value if str(v).strip()})
-        setattr(store, _STORE_FIELDS[name], value)
-    if (store.demper_hours_from is None) != (store.demper_hours_to is None):
-        raise InvalidInput.for_field("hours_to", "set both ends of the working hours, or neither")
-    await session.flush()
-    return store
-
-
-async def store_demper_out(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> StoreDemperOut:
-    running = await RepriceLock(gateway.redis, store.id, 1).held()
-    counts = await demper_status(session, store, running)
-    return StoreDemperOut(
-        store_id=store.id,
-        interval_minutes=store.demper_interval_minutes,
-        step=store.demper_step,
-        hours_from=store.demper_hours_from,
-        hours_to=store.demper_hours_to,
-        excluded_merchants=list(store.demper_excluded_merchants or []),
-        raise_when_alone=store.demper_raise_when_alone,
-        dry_run=store.demper_dry_run,
-        last_run_at=store.demper_last_run_at,
-        last_result=store.demper_last_result,
-        last_error=store.demper_last_error,
-        locked_until=store.locked_until,
-        store_status=store.status,
-        **counts,
-    )
-
-
-def history_stmt(offer_id: int) -> Any:
-    return (
-        select(KaspiPriceHistory)
-        .where(KaspiPriceHistory.offer_id == offer_id)
-        .order_by(KaspiPriceHistory.created_at.desc(), KaspiPriceHistory.id.desc())
-    )

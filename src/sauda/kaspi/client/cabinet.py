@@ -13,14 +13,14 @@ from typing import Any
 import httpx
 
 from sauda.config import KaspiSettings
-from sauda.kaspi.errors import (
+from sauda.kaspi.client.errors import (
     KaspiAccessDenied,
     KaspiError,
     KaspiNotFound,
     KaspiSessionExpired,
     KaspiStoreLocked,
 )
-from sauda.kaspi.http import (
+from sauda.kaspi.client.http import (
     StoredCookies,
     call_with_retries,
     check_transient,
@@ -28,7 +28,7 @@ from sauda.kaspi.http import (
     json_body,
     new_http,
 )
-from sauda.kaspi.ratelimit import KaspiLimiter
+from sauda.kaspi.client.ratelimit import KaspiLimiter
 
 
 @dataclass(frozen=True)

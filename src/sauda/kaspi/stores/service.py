@@ -1,4 +1,4 @@
-"""Business rules of Kaspi stores: logins and sessions, sync, prices, on/off sale. Flushes, never
+"""Business rules of Kaspi stores: the store, logins and sessions, sync. Flushes, never
 commits. Kaspi calls go through `KaspiGateway`; errors that must leave a trace on the store
 (needs_login, locked) are raised after the store row was changed and keep that change."""
 
@@ -6,17 +6,16 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import User
 from sauda.clock import now
-from sauda.errors import Conflict, InvalidInput, NotFound
-from sauda.kaspi.cabinet import CabinetClient
-from sauda.kaspi.errors import (
+from sauda.errors import Conflict, InvalidInput
+from sauda.kaspi.client.cabinet import CabinetClient
+from sauda.kaspi.client.errors import (
     KaspiCodeInvalid,
     KaspiCodeRequired,
     KaspiError,
@@ -27,13 +26,14 @@ from sauda.kaspi.errors import (
     KaspiStoreLocked,
     KaspiWrongCredentials,
 )
-from sauda.kaspi.gateway import KaspiGateway
-from sauda.kaspi.http import StoredCookies
-from sauda.kaspi.login import LoginStep
-from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState, StoreStatus
-from sauda.kaspi.repository import OfferRepository, StoreRepository
-from sauda.kaspi.schemas import PasswordLoginIn, SmsStartIn, StoreCreate, StoreUpdate
-from sauda.kaspi.storefront import PublicOffer
+from sauda.kaspi.client.gateway import KaspiGateway
+from sauda.kaspi.client.http import StoredCookies
+from sauda.kaspi.client.login import LoginStep
+from sauda.kaspi.client.payloads import offer_row
+from sauda.kaspi.models import KaspiStore, OfferState, StoreStatus
+from sauda.kaspi.offers.repository import OfferRepository
+from sauda.kaspi.stores.repository import StoreRepository
+from sauda.kaspi.stores.schemas import PasswordLoginIn, SmsStartIn, StoreCreate, StoreUpdate
 from sauda.network.service import owner_company
 from sauda.tenancy import Scope
 
@@ -239,7 +239,7 @@ async def _password_step(gateway: KaspiGateway, email: str, password: str) -> Lo
         return await login.password(email, password)
 
 
-def _ensure_usable(store: KaspiStore) -> None:
+def ensure_usable(store: KaspiStore) -> None:
     if store.status is not StoreStatus.active or store.session_encrypted is None:
         raise KaspiNeedsLogin(store.status_reason or "The store is not logged in to Kaspi yet")
     if store.locked_until is not None and store.locked_until > now():
@@ -256,7 +256,7 @@ async def with_cabinet(
     call: Callable[[CabinetClient], Awaitable[T]],
 ) -> T:
     """Run `call` with the store's session; on 401 re-login once and run it again."""
-    _ensure_usable(store)
+    ensure_usable(store)
     try:
         try:
             return await _run(session, gateway, store, call)
@@ -284,6 +284,11 @@ async def _run(
     store.session_checked_at = now()
     await session.flush()
     return result
+
+
+def batch_call(items: list[dict[str, Any]]) -> Callable[[CabinetClient], Awaitable[str]]:
+    """A call that sends `items` through the batch pricefeed (for `with_cabinet`)."""
+    return lambda cabinet: cabinet.push_batch(items)
 
 
 async def check_session(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> bool:
@@ -349,197 +354,6 @@ async def sync_store(session: AsyncSession, gateway: KaspiGateway, store: KaspiS
     await session.flush()
     on_sale = sum(1 for row in rows if row["state"] is OfferState.on_sale)
     return SyncResult(on_sale, len(rows) - on_sale, removed, len([r for r in rows if r["product_id"]]))
-
-
-def _money(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() and amount >= 0 else None
-
-
-def _when(value: Any) -> datetime | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def _city_prices(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        return {}
-    prices = {}
-    for city, value in raw.items():
-        price = _money(value.get("price") if isinstance(value, dict) else value)
-        if price is not None:
-            prices[str(city)] = int(price)
-    return prices
-
-
-_AVAILABILITY_KEYS = ("storeId", "available", "preOrder", "stockCount", "stockSpecified")
-
-
-def offer_row(
-    item: dict[str, Any], *, store: KaspiStore, on_sale: bool, product_id: int | None, synced_at: datetime
-) -> dict[str, Any]:
-    """One cabinet offer as a `kaspi_offers` row, tolerant of missing and unknown fields."""
-    city_prices = _city_prices(item.get("allCityPrices"))
-    price = _money(item.get("price"))
-    if not price:  # 0 when per-city prices are used
-        price = _money(item.get("minPrice")) or (
-            min(map(Decimal, city_prices.values())) if city_prices else None
-        )
-    images = item.get("images") if isinstance(item.get("images"), list) else []
-    availabilities = [
-        {k: a[k] for k in _AVAILABILITY_KEYS if k in a}
-        for a in item.get("availabilities") or []
-        if isinstance(a, dict) and a.get("storeId")
-    ]
-    return {
-        "company_id": store.company_id,
-        "store_id": store.id,
-        "product_id": product_id,
-        "sku": str(item["sku"])[:128],
-        "master_sku": str(item["masterSku"])[:64] if item.get("masterSku") else None,
-        "title": str(item.get("title") or item.get("masterTitle") or "")[:500],
-        "brand": str(item["brand"])[:200] if item.get("brand") else None,
-        "state": OfferState.on_sale if on_sale else OfferState.archived,
-        "price": price,
-        "min_price": _money(item.get("minPrice")),
-        "max_price": _money(item.get("maxPrice")),
-        "city_prices": city_prices,
-        "availabilities": availabilities,
-        "shop_link": str(item["shopLink"])[:500] if item.get("shopLink") else None,
-        "image_url": str(images[0])[:500] if images and isinstance(images[0], str) else None,
-        "kaspi_updated_at": _when(item.get("updatedAt")),
-        "synced_at": synced_at,
-    }
-
-
-async def refresh_offer(session: AsyncSession, gateway: KaspiGateway, offer: KaspiOffer) -> KaspiOffer:
-    """Re-read one offer from the cabinet (e.g. to see whether Kaspi applied a pushed price)."""
-    store = await session.get_one(KaspiStore, offer.store_id)
-    sku = offer.sku
-    item = await with_cabinet(session, gateway, store, lambda cabinet: cabinet.offer(sku))
-    if item is None:
-        offer.state = OfferState.removed
-    else:
-        on_sale = bool(item.get("available")) or any(
-            isinstance(a, dict) and a.get("available") == "yes" for a in item.get("availabilities") or []
-        )
-        row = offer_row(item, store=store, on_sale=on_sale, product_id=offer.product_id, synced_at=now())
-        for field, value in row.items():
-            if field not in ("sku", "company_id", "store_id"):
-                setattr(offer, field, value)
-    await session.flush()
-    return offer
-
-
-# --- prices and availability ----------------------------------------------------------------------
-
-
-def _points(offer: KaspiOffer, uid: str) -> list[dict[str, Any]]:
-    return offer.availabilities or [{"storeId": f"{uid}_PP1", "available": "yes", "preOrder": 0}]
-
-
-def _availability(point: dict[str, Any], available: str | None = None) -> dict[str, Any]:
-    """What is sent back for a pickup point: stock only where Kaspi tracks it (see KASPI.md)."""
-    sent = {"storeId": point["storeId"], "available": available or point.get("available", "yes")}
-    sent["preOrder"] = point.get("preOrder", 0) or 0
-    if point.get("stockSpecified") and "stockCount" in point:
-        sent["stockCount"] = point["stockCount"]
-    return sent
-
-
-def price_item(offer: KaspiOffer, uid: str, price: int, city_id: str | None) -> dict[str, Any]:
-    item: dict[str, Any] = {"merchantUid": uid, "sku": offer.sku, "model": offer.title, "price": price}
-    if city_id:
-        item["cityPrices"] = [{"cityId": city_id, "value": price}]
-    item["availabilities"] = [_availability(p) for p in _points(offer, uid)]
-    return item
-
-
-def availability_item(offer: KaspiOffer, uid: str, available: bool) -> dict[str, Any]:
-    flag = "yes" if available else "no"
-    item: dict[str, Any] = {"merchantUid": uid, "sku": offer.sku, "model": offer.title}
-    if offer.price:
-        item["price"] = int(offer.price)
-    item["availabilities"] = [_availability(p, flag) for p in _points(offer, uid)]
-    return item
-
-
-async def push_price(
-    session: AsyncSession, gateway: KaspiGateway, offer: KaspiOffer, price: int, city_id: str | None
-) -> str:
-    store = await session.get_one(KaspiStore, offer.store_id)
-    _ensure_usable(store)
-    uid = store.merchant_uid or ""
-    upload = await with_cabinet(
-        session, gateway, store, lambda c: c.push(price_item(offer, uid, price, city_id))
-    )
-    offer.pushed_price, offer.pushed_at, offer.pricefeed_id = Decimal(price), now(), upload
-    await session.flush()
-    return upload
-
-
-async def set_on_sale(
-    session: AsyncSession, gateway: KaspiGateway, scope: Scope, offer_ids: list[int], *, available: bool
-) -> list[str]:
-    """Put offers on or off sale through the batch pricefeed, store by store, in chunks."""
-    ids = sorted(set(offer_ids))
-    offers = await OfferRepository(session, scope).by_ids(ids)
-    missing = sorted(set(ids) - {o.id for o in offers})
-    if missing:
-        raise NotFound(f"Kaspi offers not found: {', '.join(map(str, missing[:20]))}")
-    uploads: list[str] = []
-    for store_id in sorted({o.store_id for o in offers}):
-        store = await session.get_one(KaspiStore, store_id)
-        _ensure_usable(store)
-        uid = store.merchant_uid or ""
-        mine = [o for o in offers if o.store_id == store_id and o.state is not OfferState.removed]
-        size = gateway.kaspi.batch_size
-        for start in range(0, len(mine), size):
-            chunk = mine[start : start + size]
-            items = [availability_item(o, uid, available) for o in chunk]
-            upload = await with_cabinet(session, gateway, store, _batch_call(items))
-            uploads.append(upload)
-            for offer in chunk:
-                offer.pushed_available, offer.pushed_at, offer.pricefeed_id = available, now(), upload
-            await session.flush()
-    return uploads
-
-
-def _batch_call(items: list[dict[str, Any]]) -> Callable[[CabinetClient], Awaitable[str]]:
-    return lambda cabinet: cabinet.push_batch(items)
-
-
-# --- competitors ----------------------------------------------------------------------------------
-
-
-async def competitors(
-    session: AsyncSession,
-    gateway: KaspiGateway,
-    scope: Scope,
-    master_sku: str,
-    city_id: str,
-    *,
-    store_id: int | None,
-) -> tuple[list[PublicOffer], int]:
-    """Everyone's offers of the product in the city, minus those of the caller's own stores."""
-    stores = StoreRepository(session, scope)
-    company_id = (await stores.get(store_id)).company_id if store_id is not None else None
-    own = await stores.merchant_uids(company_id)
-    offers = await gateway.storefront().offers(master_sku, city_id)
-    others = [o for o in offers if o.merchant_id not in own]
-    return others, len(offers) - len(others)
 
 
 async def record_sync_failure(session: AsyncSession, store_id: int, error: KaspiError | Exception) -> None:

@@ -10,14 +10,14 @@ from typing import Any, Literal
 from redis.asyncio import Redis
 
 from sauda.config import KaspiSettings, Settings
-from sauda.kaspi.browser_login import BrowserLogin, BrowserProvider, LaunchChromium
-from sauda.kaspi.cabinet import CabinetClient
-from sauda.kaspi.errors import KaspiNeedsLogin
-from sauda.kaspi.http import StoredCookies, load_cookies
-from sauda.kaspi.login import JsonLogin
+from sauda.kaspi.client.browser import BrowserLogin, BrowserProvider, LaunchChromium
+from sauda.kaspi.client.cabinet import CabinetClient
+from sauda.kaspi.client.errors import KaspiNeedsLogin
+from sauda.kaspi.client.http import StoredCookies, load_cookies
+from sauda.kaspi.client.login import JsonLogin
+from sauda.kaspi.client.ratelimit import KaspiLimiter, LoginLock
+from sauda.kaspi.client.storefront import StorefrontClient
 from sauda.kaspi.models import KaspiStore
-from sauda.kaspi.ratelimit import KaspiLimiter, LoginLock
-from sauda.kaspi.storefront import StorefrontClient
 from sauda.security import decrypt_field, encrypt_field
 
 _PENDING = "sauda:kaspi:pending-login:{}"

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from sauda.config import KaspiSettings
-from sauda.kaspi.errors import (
+from sauda.kaspi.client.errors import (
     KaspiAccessDenied,
     KaspiBlocked,
     KaspiCodeInvalid,
@@ -24,7 +24,7 @@ from sauda.kaspi.errors import (
     KaspiNoPendingLogin,
     KaspiWrongCredentials,
 )
-from sauda.kaspi.http import (
+from sauda.kaspi.client.http import (
     StoredCookies,
     call_with_retries,
     check_transient,

@@ -117,3 +117,13 @@ class KaspiNoPendingLogin(KaspiError):
 class KaspiLoginFailed(KaspiError):
     status_code = 502
     code = "kaspi_login_failed"
+
+
+# The statuses these errors answer with, as every Kaspi route declares them in OpenAPI.
+KASPI_ERRORS: dict[int | str, dict[str, str]] = {
+    400: {"description": "kaspi_wrong_credentials, kaspi_code_invalid"},
+    409: {"description": "kaspi_code_required, kaspi_needs_login, kaspi_login_in_progress, ..."},
+    429: {"description": "kaspi_code_flood / kaspi_store_locked / kaspi_rate_limited (see Retry-After)"},
+    502: {"description": "kaspi_unavailable: Kaspi timed out or failed"},
+    503: {"description": "kaspi_blocked: Kaspi's bot protection refused us"},
+}

@@ -14,16 +14,13 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sauda.auth.models import User
 from sauda.clock import now
 from sauda.config import KaspiSettings
 from sauda.kaspi.models import KaspiProxy
-from sauda.kaspi.schemas import ProxyIn, ProxyOut, ProxyUpdate
-from sauda.network.repository import CompanyRepository
-from sauda.repository import Repository
+from sauda.kaspi.proxies.repository import ProxyRepository
 from sauda.tenancy import Scope
 
 log = logging.getLogger(__name__)
@@ -156,64 +153,10 @@ async def pool_for(
     decrypt: Callable[[str], str],
 ) -> ProxyPool:
     """The company's enabled proxies; none: the global ones; none either: direct."""
-    stmt = (
-        select(KaspiProxy)
-        .where(KaspiProxy.enabled, or_(KaspiProxy.company_id == company_id, KaspiProxy.company_id.is_(None)))
-        .order_by(KaspiProxy.id)
-    )
-    proxies = list((await session.scalars(stmt)).all())
+    proxies = await ProxyRepository(session, Scope.everything()).enabled_for(company_id)
     own = [p for p in proxies if p.company_id == company_id]
     chosen, name = (own, f"company-{company_id}") if own else (proxies, "global")
     if not chosen:
         return ProxyPool.direct(redis, settings)
     routes = [Route(p.id, decrypt(p.url_encrypted), p.label) for p in chosen]
     return ProxyPool(redis, settings, routes, name=name)
-
-
-# --- managing the pool ----------------------------------------------------------------------------
-
-
-class ProxyRepository(Repository[KaspiProxy]):
-    """Employees see their company's proxies; admins see those and the global ones."""
-
-    model = KaspiProxy
-    tenant_column = KaspiProxy.company_id
-    label = "Proxy"
-
-    def listed(self, company_id: int | None) -> Select[KaspiProxy]:
-        stmt = self.select()
-        if company_id is not None:
-            stmt = stmt.where(KaspiProxy.company_id == company_id)
-        return stmt.order_by(KaspiProxy.company_id.nulls_first(), KaspiProxy.id)
-
-
-async def create_proxy(
-    session: AsyncSession, scope: Scope, actor: User, data: ProxyIn, encrypt: Callable[[str], str]
-) -> KaspiProxy:
-    company_id = data.company_id
-    if company_id is None and not scope.is_global:
-        company_id = actor.company_id  # employees add to their own company; only admins go global
-    if company_id is not None:
-        scope.ensure(company_id)
-        await CompanyRepository(session, scope).get(company_id)
-    proxy = KaspiProxy(
-        company_id=company_id, label=label_of(data.url), url_encrypted=encrypt(data.url), enabled=data.enabled
-    )
-    return await ProxyRepository(session, scope).add(proxy)
-
-
-async def update_proxy(
-    session: AsyncSession, proxy: KaspiProxy, data: ProxyUpdate, encrypt: Callable[[str], str]
-) -> KaspiProxy:
-    if data.url is not None:
-        proxy.url_encrypted, proxy.label = encrypt(data.url), label_of(data.url)
-    if data.enabled is not None:
-        proxy.enabled = data.enabled
-    await session.flush()
-    return proxy
-
-
-async def proxy_out(redis: Redis, proxy: KaspiProxy) -> ProxyOut:
-    out = ProxyOut.model_validate(proxy)
-    out.benched_for = await bench_seconds(redis, proxy.id)
-    return out

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from sauda.config import KaspiSettings
-from sauda.kaspi.errors import KaspiBlocked, KaspiError
-from sauda.kaspi.http import call_with_retries, check_transient, json_body, new_http
-from sauda.kaspi.ratelimit import KaspiLimiter
+from sauda.kaspi.client.errors import KaspiBlocked, KaspiError
+from sauda.kaspi.client.http import call_with_retries, check_transient, json_body, new_http
+from sauda.kaspi.client.ratelimit import KaspiLimiter
 
 PAGE_LIMIT = 64  # Kaspi answers 400 above it
 MAX_PAGES = 20

@@ -16,9 +16,9 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Response as PageResponse
 
 from sauda.config import Settings
-from sauda.kaspi.errors import KaspiBlocked, KaspiError, KaspiUnavailable
-from sauda.kaspi.http import StoredCookies
-from sauda.kaspi.login import LoginStep, login_error, phone_mask
+from sauda.kaspi.client.errors import KaspiBlocked, KaspiError, KaspiUnavailable
+from sauda.kaspi.client.http import StoredCookies
+from sauda.kaspi.client.login import LoginStep, login_error, phone_mask
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -1,0 +1,102 @@
+"""Requests and answers of Kaspi offers: an offer, price and availability pushes, competitors."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sauda.kaspi.models import DemperStrategy, OfferState
+from sauda.money import Money
+from sauda.types import Id
+
+
+class OfferOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    company_id: int
+    store_id: int
+    product_id: int | None
+    sku: str
+    master_sku: str | None
+    title: str
+    brand: str | None
+    state: OfferState
+    price: Money | None
+    min_price: Money | None
+    max_price: Money | None
+    city_prices: dict[str, Any]
+    availabilities: list[dict[str, Any]]
+    shop_link: str | None
+    image_url: str | None
+    kaspi_updated_at: datetime | None
+    synced_at: datetime
+    pushed_price: Money | None
+    pushed_available: bool | None
+    pushed_at: datetime | None
+    pricefeed_id: str | None
+    demper_enabled: bool = False
+    demper_floor: int | None = None
+    demper_ceiling: int | None = None
+    demper_step: int | None = None
+    demper_strategy: DemperStrategy = DemperStrategy.undercut
+    demper_position: int = 1
+    demper_priority: bool = False
+    demper_next_at: datetime | None = None
+    demper_checked_at: datetime | None = None
+
+
+class OfferOrdering(StrEnum):
+    title_asc = "title"
+    title_desc = "-title"
+    price = "price"
+    price_desc = "-price"
+    synced_at = "synced_at"
+    synced_at_desc = "-synced_at"
+
+
+class PriceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    price: int = Field(gt=0, le=100_000_000, description="whole tenge")
+    city_id: str | None = Field(default=None, pattern=r"^\d{9}$", description="set the price for one city")
+
+
+class PricePushOut(BaseModel):
+    pricefeed_id: str = Field(description="Kaspi's upload id; Kaspi applies the change a little later")
+    offer: OfferOut
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offer_ids: list[Id] = Field(min_length=1, max_length=2000)
+
+
+class BatchOut(BaseModel):
+    # exchange has a BatchOut too, so OpenAPI names both by module: keep the name API clients
+    # already know (`sauda__kaspi__schemas__BatchOut`) from before Kaspi split into packages.
+    __module__ = "sauda.kaspi.schemas"
+
+    offers: int
+    uploads: list[str]
+    available: bool
+
+
+class CompetitorOfferOut(BaseModel):
+    merchant_id: str
+    merchant_name: str
+    price: Money
+    merchant_rating: float | None
+    merchant_reviews: int | None
+    delivery: str | None
+    kaspi_delivery: bool | None
+    preorder: int | None
+
+
+class CompetitorsOut(BaseModel):
+    master_sku: str
+    city_id: str
+    offers: list[CompetitorOfferOut] = Field(description="other merchants' offers, cheapest first")
+    own_excluded: int = Field(description="offers of your own stores left out")

@@ -1,0 +1,60 @@
+"""A local stand-in for Kaspi.kz: the cabinet's login, OAuth chain, offers, pricefeed and the
+public storefront offers, on one origin (`/idmc` = auth host, `/mc` = cabinet, `/shop` =
+storefront), as KASPI.md describes them.
+
+Faults and limits live in one `SandboxState`: tests flip them in process, demos through the
+`/_sandbox/*` control endpoints. Run it with `sauda kaspi-sandbox --port 8300`.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from sauda import clock
+from sauda.sandboxes.kaspi import auth, cabinet, control, storefront
+from sauda.sandboxes.kaspi.state import AUTH, CABINET, SHOP, SandboxState
+
+BOT_WALL = (
+    "<!doctype html><html><head><title>Проверка</title></head><body>"
+    "<h1>Подтвердите, что вы не робот</h1><div class='captcha'></div></body></html>"
+)
+
+
+def create_sandbox(state: SandboxState | None = None) -> FastAPI:
+    app = FastAPI(title="Kaspi sandbox", description=__doc__)
+    app.state.kaspi = state or SandboxState()
+    app.middleware("http")(faults)
+    for part in (auth.router, cabinet.router, storefront.router, control.router):
+        app.include_router(part)
+    return app
+
+
+def _area(path: str) -> str | None:
+    for prefix, area in ((AUTH, "auth"), (CABINET, "cabinet"), (SHOP, "storefront")):
+        if path.startswith(prefix + "/") or path == prefix:
+            return area
+    return None
+
+
+async def faults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Apply the uploads now due, count the request, then play the faults switched on."""
+    state: SandboxState = request.app.state.kaspi
+    state.apply_due()
+    area = _area(request.url.path)
+    if area is None:
+        return await call_next(request)
+    state.requests[area] += 1
+    # Limits count arrivals; the latency below stands for the network after that.
+    request.state.arrived = clock.monotonic()
+    if state.faults.delay_seconds:
+        await asyncio.sleep(state.faults.delay_seconds)
+    pending = state.faults.fail_next.get(area)
+    if pending:
+        return JSONResponse({"error": "sandbox fault"}, pending.pop(0))
+    if area in state.faults.bot_wall:
+        return HTMLResponse(BOT_WALL, 403)
+    if area in state.faults.html_instead_of_json and request.url.path != f"{AUTH}/login":
+        return HTMLResponse(BOT_WALL, 200)
+    return await call_next(request)
