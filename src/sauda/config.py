@@ -131,6 +131,9 @@ class KaspiSettings(BaseModel):
     # --- preorders ---
     preorder_check_seconds: int = 300  # how often a pending preorder is looked up on the storefront
     preorder_timeout_seconds: int = 86_400  # pending this long without showing up: failed
+    # --- manual prices ---
+    # A manual price more than this many percent away from the current one needs `confirm: true`.
+    price_change_confirm_percent: float = 30.0
     # --- proxy pool ---
     # A proxy that does not answer (or meets a bot wall) rests this long; after a 403/405 it
     # rests as long as Kaspi's ban (storefront_cooldown_seconds).

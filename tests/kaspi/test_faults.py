@@ -31,7 +31,8 @@ async def _offer_ids(kaspi: Kaspi, n: int) -> list[int]:
 
 
 async def _push(kaspi: Kaspi, offer_id: int, price: int = 1990) -> Any:
-    return await kaspi.call("POST", f"/offers/{offer_id}/price", json={"price": price})
+    body = {"price": price, "confirm": True}  # far from the demo prices: confirmed on purpose
+    return await kaspi.call("POST", f"/offers/{offer_id}/price", json=body)
 
 
 # --- pricefeed: per-merchant rate, 429 and the lock ----------------------------------------------
