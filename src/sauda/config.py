@@ -99,6 +99,9 @@ class KaspiSettings(BaseModel):
     timeout_seconds: float = 20.0
     connect_timeout_seconds: float = 10.0
     browser_timeout_seconds: float = 30.0
+    # Everything one API request asks of Kaspi (retries, pacing waits and re-logins included)
+    # ends within this; then 504. Worker jobs are not held to it.
+    interactive_timeout_seconds: float = 8.0
     retries: int = 3
     retry_base_seconds: float = 0.5
     proxy_url: str | None = None
