@@ -134,6 +134,10 @@ class KaspiSettings(BaseModel):
     # --- preorders ---
     preorder_check_seconds: int = 300  # how often a pending preorder is looked up on the storefront
     preorder_timeout_seconds: int = 86_400  # pending this long without showing up: failed
+    # "Upload and confirm now" looks again every poll seconds, for at most wait seconds, since
+    # Kaspi applies an upload a little later.
+    preorder_confirm_wait_seconds: float = 60.0
+    preorder_confirm_poll_seconds: float = 5.0
     # --- manual prices ---
     # A manual price more than this many percent away from the current one needs `confirm: true`.
     price_change_confirm_percent: float = 30.0
