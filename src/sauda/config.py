@@ -99,6 +99,9 @@ class KaspiSettings(BaseModel):
     timeout_seconds: float = 20.0
     connect_timeout_seconds: float = 10.0
     browser_timeout_seconds: float = 30.0
+    # Everything one API request asks of Kaspi (retries, pacing waits and re-logins included)
+    # ends within this; then 504. Worker jobs are not held to it.
+    interactive_timeout_seconds: float = 8.0
     retries: int = 3
     retry_base_seconds: float = 0.5
     proxy_url: str | None = None
@@ -131,6 +134,13 @@ class KaspiSettings(BaseModel):
     # --- preorders ---
     preorder_check_seconds: int = 300  # how often a pending preorder is looked up on the storefront
     preorder_timeout_seconds: int = 86_400  # pending this long without showing up: failed
+    # "Upload and confirm now" looks again every poll seconds, for at most wait seconds, since
+    # Kaspi applies an upload a little later.
+    preorder_confirm_wait_seconds: float = 60.0
+    preorder_confirm_poll_seconds: float = 5.0
+    # --- manual prices ---
+    # A manual price more than this many percent away from the current one needs `confirm: true`.
+    price_change_confirm_percent: float = 30.0
     # --- proxy pool ---
     # A proxy that does not answer (or meets a bot wall) rests this long; after a 403/405 it
     # rests as long as Kaspi's ban (storefront_cooldown_seconds).

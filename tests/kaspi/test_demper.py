@@ -11,6 +11,7 @@ from sauda.kaspi.client.ratelimit import DemperLock
 from sauda.kaspi.tasks import kaspi_demper_tick
 from sauda.sandboxes.kaspi import SandboxOffer, SandboxState, competitor
 from sauda.worker import cron_jobs
+from tests.clock import ForwardClock
 from tests.conftest import RunWorker
 from tests.factories import Factory
 from tests.kaspi.conftest import UID, Kaspi, stored
@@ -211,6 +212,48 @@ async def test_a_429_locks_the_store_and_the_tick_leaves_it_alone(
     before = sandbox.requests["cabinet"]
     assert "locked" in (await _run(kaspi, store["id"], run_worker))["skipped"]
     assert sandbox.requests["cabinet"] == before
+
+
+async def test_failed_rows_record_the_price_the_run_saw_not_the_synced_one(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, clock: ForwardClock
+) -> None:
+    store = await _store(kaspi, run_worker, sandbox)
+    offer = await _enable(kaspi, PHONE)
+    await _run(kaspi, store["id"], run_worker)
+    assert _price(sandbox, PHONE) == 4790  # pushed and applied; the last sync still says 5000
+
+    # the storefront refuses every lookup: nothing seen, so the last price Kaspi took
+    sandbox.faults.bot_wall = {"storefront"}
+    assert (await _run(kaspi, store["id"], run_worker))["failed"] == 1
+    lookup_failed = (await _history(kaspi, offer["id"]))[0]
+    assert (lookup_failed["reason"], lookup_failed["action"]) == ("lookup_failed", "failed")
+    assert lookup_failed["old_price"] == 4790
+
+    # the storefront shows us at a price the cabinet was changed to; the push is refused
+    sandbox.faults.bot_wall = set()
+    await clock.advance(121)  # the refused route rests no longer (PROXY_BENCH_SECONDS)
+    sandbox.merchant().offers[f"{PHONE}_1"].price = 4950
+    sandbox.competitors[PHONE] = [competitor("M1", "Альфа", 4500)]
+    sandbox.faults.fail_next["cabinet"] = [429]
+    assert (await _run(kaspi, store["id"], run_worker))["failed"] == 1
+    push_failed = (await _history(kaspi, offer["id"]))[0]
+    assert (push_failed["action"], push_failed["new_price"]) == ("failed", 4490)
+    assert push_failed["old_price"] == 4950
+
+
+async def test_without_our_offer_on_the_storefront_the_decision_starts_from_the_last_push(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
+) -> None:
+    store = await _store(kaspi, run_worker, sandbox)
+    offer = await _enable(kaspi, PHONE)
+    await _run(kaspi, store["id"], run_worker)  # 5000 -> 4790, not synced since
+    sandbox.merchant().offers[f"{PHONE}_1"].points["PP1"]["available"] = "no"
+    sandbox.merchant().offers[f"{PHONE}_1"].points["PP2"]["available"] = "no"  # gone from the storefront
+    sandbox.competitors[PHONE] = [competitor("M1", "Альфа", 4500)]
+    sandbox.faults.fail_next["cabinet"] = [429]
+    await _run(kaspi, store["id"], run_worker)
+    failed = (await _history(kaspi, offer["id"]))[0]
+    assert (failed["action"], failed["old_price"], failed["new_price"]) == ("failed", 4790, 4490)
 
 
 async def test_session_expiry_mid_run_relogs_in_or_needs_login(

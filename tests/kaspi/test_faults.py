@@ -31,7 +31,8 @@ async def _offer_ids(kaspi: Kaspi, n: int) -> list[int]:
 
 
 async def _push(kaspi: Kaspi, offer_id: int, price: int = 1990) -> Any:
-    return await kaspi.call("POST", f"/offers/{offer_id}/price", json={"price": price})
+    body = {"price": price, "confirm": True}  # far from the demo prices: confirmed on purpose
+    return await kaspi.call("POST", f"/offers/{offer_id}/price", json=body)
 
 
 # --- pricefeed: per-merchant rate, 429 and the lock ----------------------------------------------
@@ -220,6 +221,85 @@ async def test_slow_kaspi_times_out(
     assert response.status_code == 502
     assert response.json()["error"] == "kaspi_unavailable"
     assert "no answer in time" in response.json()["detail"]
+
+
+# --- interactive calls: one time budget for everything an API request asks of Kaspi -------------
+
+
+async def test_a_slow_kaspi_answers_504_within_the_interactive_budget(
+    kaspi: Kaspi, sandbox: SandboxState, kaspi_settings: KaspiSettings
+) -> None:
+    kaspi_settings.interactive_timeout_seconds = 0.2
+    sandbox.faults.delay_seconds = 5  # real waiting: Kaspi answers only after 5 s
+    response = await kaspi.call("GET", "/products/113744000/offers")
+    assert response.status_code == 504, response.text
+    assert response.json() == {
+        "error": "kaspi_timeout",
+        "detail": "Kaspi did not answer within 0.2 s; try again later",
+    }
+    # The merchant got the answer while Kaspi still held its one request: no retries behind it.
+    assert sandbox.requests["storefront"] == 1
+    assert sandbox.answered["storefront"] == 0
+
+
+async def test_the_budget_covers_retries_and_pacing_waits(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, kaspi_settings: KaspiSettings
+) -> None:
+    await _synced_store(kaspi, run_worker)
+    offer_id = (await _offer_ids(kaspi, 1))[0]
+    kaspi_settings.interactive_timeout_seconds = 0.5
+    kaspi_settings.retries = 8
+    kaspi_settings.retry_base_seconds = 0.05
+    sandbox.faults.fail_next = {"cabinet": [502] * 8}  # retried with backoff until the budget is spent
+    response = await kaspi.call("POST", f"/offers/{offer_id}/refresh")
+    assert response.status_code == 504, response.text
+    assert sandbox.faults.fail_next["cabinet"]  # not every attempt was made
+
+    sandbox.faults.fail_next = {}
+    kaspi_settings.cabinet_per_second = 0.1  # the next slot is 10 s after this one
+    assert (await kaspi.call("POST", f"/offers/{offer_id}/refresh")).status_code == 200
+    waited = await kaspi.call("POST", f"/offers/{offer_id}/refresh")
+    assert waited.status_code == 504, waited.text
+    assert waited.json()["error"] == "kaspi_timeout"
+
+
+async def test_a_price_push_to_a_slow_kaspi_is_504_and_not_recorded(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, kaspi_settings: KaspiSettings
+) -> None:
+    await _synced_store(kaspi, run_worker)
+    offer_id = (await _offer_ids(kaspi, 1))[0]
+    kaspi_settings.interactive_timeout_seconds = 0.2
+    sandbox.faults.delay_seconds = 5
+    response = await _push(kaspi, offer_id)
+    assert response.status_code == 504, response.text
+    assert sandbox.pricefeed == []
+    sandbox.faults.delay_seconds = 0
+    assert (await kaspi.call("GET", f"/offers/{offer_id}")).json()["pushed_price"] is None
+
+
+async def test_worker_jobs_keep_their_longer_budget(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, kaspi_settings: KaspiSettings
+) -> None:
+    store = await kaspi.logged_in_store()
+    kaspi_settings.interactive_timeout_seconds = 0.05
+    sandbox.faults.delay_seconds = 0.1  # every page is slower than an API request may wait
+    response = await kaspi.call("POST", f"/stores/{store['id']}/sync")
+    await run_worker()
+    job = (await kaspi.client.get(f"/api/v1/jobs/{response.json()['job_id']}", headers=kaspi.headers)).json()
+    assert job["status"] == "succeeded", job
+    assert (await kaspi.call("GET", "/offers")).json()["total"] == 45
+
+
+async def test_kaspi_routes_declare_504(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    for path, method in (
+        ("/api/v1/kaspi/products/{master_sku}/offers", "get"),
+        ("/api/v1/kaspi/offers/{offer_id}/price", "post"),
+        ("/api/v1/kaspi/stores/{store_id}/login", "post"),
+    ):
+        declared = paths[path][method]["responses"]["504"]
+        assert "kaspi_timeout" in declared["description"]
+        assert declared["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
 
 
 async def test_html_instead_of_json_is_blocked_not_a_crash(

@@ -121,7 +121,8 @@ async def test_push_price(
     await _sync(kaspi, store["id"], run_worker)
     offer = (await _offers(kaspi, state="on_sale", limit=1))["items"][0]
 
-    response = await kaspi.call("POST", f"/offers/{offer['id']}/price", json={"price": 4990})
+    body = {"price": 4990, "confirm": True}  # far from the demo price: confirmed on purpose
+    response = await kaspi.call("POST", f"/offers/{offer['id']}/price", json=body)
 
     assert response.status_code == 202, response.text
     body = response.json()
@@ -146,12 +147,60 @@ async def test_push_price(
     assert (await kaspi.call("GET", f"/offers/{offer['id']}")).json()["price"] == 4990
 
 
+async def test_a_price_far_from_the_current_one_needs_confirm(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
+) -> None:
+    store = await kaspi.logged_in_store()
+    source = next(o for o in sandbox.merchant().offers.values() if o.on_sale)
+    source.price = 81060
+    await _sync(kaspi, store["id"], run_worker)
+    offer = (await _offers(kaspi, search=source.sku))["items"][0]
+
+    async def push(**body: Any) -> Any:
+        return await kaspi.call("POST", f"/offers/{offer['id']}/price", json=body)
+
+    typo = await push(price=4990)
+    assert typo.status_code == 422, typo.text
+    message = "4 990 is 94 % below the current price 81 060; send confirm=true if this is intended"
+    assert typo.json() == {
+        "error": "validation_error",
+        "detail": f"price: {message}",
+        "fields": [{"field": "price", "message": message}],
+    }
+    too_high = await push(price=110000)
+    assert too_high.status_code == 422
+    assert too_high.json()["fields"][0]["message"].startswith(
+        "110 000 is 36 % above the current price 81 060"
+    )
+    assert sandbox.pricefeed == []  # nothing reached Kaspi
+
+    assert (await push(price=60000)).status_code == 202  # 26 %: within the threshold
+    # Kaspi has not applied it yet, but the pushed price is the one to compare with now.
+    assert (await push(price=45000)).status_code == 202  # 25 % below 60 000
+    assert (await push(price=4990, confirm=True)).status_code == 202
+    assert [u["items"][0]["price"] for u in sandbox.pricefeed] == [60000, 45000, 4990]
+
+
+async def test_the_confirmation_threshold_is_a_setting(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, kaspi_settings: Any
+) -> None:
+    store = await kaspi.logged_in_store()
+    source = next(o for o in sandbox.merchant().offers.values() if o.on_sale)
+    source.price = 10000
+    await _sync(kaspi, store["id"], run_worker)
+    offer = (await _offers(kaspi, search=source.sku))["items"][0]
+    kaspi_settings.price_change_confirm_percent = 5
+    refused = await kaspi.call("POST", f"/offers/{offer['id']}/price", json={"price": 9000})
+    assert refused.status_code == 422
+    assert "10 % below" in refused.json()["detail"]
+
+
 async def test_push_city_price(kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker) -> None:
     store = await kaspi.logged_in_store()
     await _sync(kaspi, store["id"], run_worker)
     offer = (await _offers(kaspi, limit=1))["items"][0]
     response = await kaspi.call(
-        "POST", f"/offers/{offer['id']}/price", json={"price": 777, "city_id": "710000000"}
+        "POST", f"/offers/{offer['id']}/price", json={"price": 777, "city_id": "710000000", "confirm": True}
     )
     assert response.status_code == 202, response.text
     assert sandbox.pricefeed[-1]["items"][0]["cityPrices"] == [{"cityId": "710000000", "value": 777}]
@@ -290,7 +339,7 @@ async def test_refresh_one_offer(kaspi: Kaspi, sandbox: SandboxState, run_worker
     store = await kaspi.logged_in_store()
     await _sync(kaspi, store["id"], run_worker)
     offer, gone = (await _offers(kaspi, state="on_sale", limit=2))["items"]
-    await kaspi.call("POST", f"/offers/{offer['id']}/price", json={"price": 3210})
+    await kaspi.call("POST", f"/offers/{offer['id']}/price", json={"price": 3210, "confirm": True})
     before = await kaspi.call("POST", f"/offers/{offer['id']}/refresh")
     assert before.status_code == 200, before.text
     assert before.json()["price"] == offer["price"]
@@ -312,7 +361,7 @@ async def test_kaspi_applies_a_price_a_little_later(
     await _sync(kaspi, store["id"], run_worker)
     offer = (await _offers(kaspi, limit=1))["items"][0]
     sandbox.limits.apply_delay_seconds = 20
-    await kaspi.call("POST", f"/offers/{offer['id']}/price", json={"price": 4321})
+    await kaspi.call("POST", f"/offers/{offer['id']}/price", json={"price": 4321, "confirm": True})
     await clock.advance(10)
     before = await kaspi.call("POST", f"/offers/{offer['id']}/refresh")
     assert before.json()["price"] == offer["price"]

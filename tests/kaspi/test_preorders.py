@@ -6,8 +6,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from openpyxl import Workbook, load_workbook
+from redis.asyncio import Redis
 
 from sauda.config import KaspiSettings, Settings
+from sauda.kaspi.models import KaspiOffer
+from sauda.kaspi.preorders import repository as preorder_repository
 from sauda.kaspi.tasks import kaspi_preorder_tick
 from sauda.sandboxes.kaspi import SandboxState
 from tests.clock import ForwardClock
@@ -72,6 +75,77 @@ async def test_preorder_uploaded_then_confirmed_and_the_demper_waits(
     await _run(kaspi, store["id"], run_worker)
     assert sandbox.pricefeed[-1]["items"][0]["availabilities"][1]["preOrder"] == 7
     assert sandbox.merchant().offers[f"{PHONE}_1"].price == 4790
+
+
+async def _upload_now(kaspi: Kaspi, store_id: int, run_worker: RunWorker) -> dict[str, Any]:
+    response = await kaspi.call("POST", "/preorders/upload", params={"store_id": store_id})
+    assert response.status_code == 202, response.text
+    await run_worker()
+    job = await kaspi.client.get(f"/api/v1/jobs/{response.json()['job_id']}", headers=kaspi.headers)
+    assert job.json()["status"] == "succeeded", job.json()
+    result: dict[str, Any] = job.json()["result"]
+    return result
+
+
+async def _not_uploaded(factory: Factory, offer_id: int, days: int) -> None:
+    """A preorder set without the job its request would queue (the upload is left to the test)."""
+    async with factory.sessionmaker() as session:
+        await preorder_repository.save(session, [(await session.get_one(KaspiOffer, offer_id), days, [])])
+        await session.commit()
+
+
+async def test_upload_and_confirm_now_checks_what_was_looked_at_minutes_ago(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, clock: ForwardClock
+) -> None:
+    store = await _store(kaspi, run_worker, sandbox)
+    offer = await _offer(kaspi, PHONE)
+    sandbox.limits.apply_delay_seconds = 30
+    preorder = await _set(kaspi, offer["id"], 7)
+    await run_worker()  # the request's job: uploaded, first look (not shown yet)
+    assert (await _get(kaspi, preorder["id"]))["checked_at"] is not None
+    await clock.advance(30)  # Kaspi shows it now, long before the next scheduled look
+
+    result = await _upload_now(kaspi, store["id"], run_worker)
+    assert result == {"uploaded": 0, "confirmed": 1, "failed": 0, "pending": 0, "errors": []}
+    assert (await _get(kaspi, preorder["id"]))["status"] == "active"
+
+
+async def test_upload_and_confirm_now_waits_briefly_for_kaspi_to_apply_the_upload(
+    kaspi: Kaspi,
+    sandbox: SandboxState,
+    run_worker: RunWorker,
+    kaspi_settings: KaspiSettings,
+    factory: Factory,
+) -> None:
+    store = await _store(kaspi, run_worker, sandbox)
+    offer = await _offer(kaspi, PHONE)
+    await _not_uploaded(factory, offer["id"], 7)
+    kaspi_settings.preorder_confirm_wait_seconds = 10
+    kaspi_settings.preorder_confirm_poll_seconds = 0.05
+    sandbox.limits.apply_delay_seconds = 0.3  # real time: Kaspi applies it just after the upload
+
+    result = await _upload_now(kaspi, store["id"], run_worker)
+    assert result == {"uploaded": 1, "confirmed": 1, "failed": 0, "pending": 0, "errors": []}
+    assert sandbox.requests["storefront"] > 1  # looked more than once
+
+
+async def test_upload_and_confirm_now_counts_what_kaspi_has_not_shown_yet(
+    kaspi: Kaspi,
+    sandbox: SandboxState,
+    run_worker: RunWorker,
+    kaspi_settings: KaspiSettings,
+    factory: Factory,
+) -> None:
+    store = await _store(kaspi, run_worker, sandbox)
+    phone, kettle = await _offer(kaspi, PHONE), await _offer(kaspi, KETTLE)
+    await _not_uploaded(factory, phone["id"], 7)
+    await _not_uploaded(factory, kettle["id"], 0)  # 0 days: what the storefront already shows
+    kaspi_settings.preorder_confirm_wait_seconds = 0.2
+    kaspi_settings.preorder_confirm_poll_seconds = 0.05
+    sandbox.limits.apply_delay_seconds = 3600
+
+    result = await _upload_now(kaspi, store["id"], run_worker)
+    assert result == {"uploaded": 2, "confirmed": 1, "failed": 0, "pending": 1, "errors": []}
 
 
 async def test_preorder_that_never_shows_fails_with_the_reason(
@@ -151,7 +225,7 @@ async def test_excel_round_trip(kaspi: Kaspi, sandbox: SandboxState, run_worker:
     edited.append([f"{IRON}_1", "Утюг", "X", 9000, "yes", "no", None, None, None, 3])
     response = await _import(kaspi, store["id"], _sheet(edited))
     assert response.status_code == 200, response.text
-    assert response.json() == {"rows": 3, "saved": 3, "errors": []}
+    assert response.json() == {"rows": 3, "saved": 2, "skipped": 1, "errors": []}  # kettle: in stock
     listed = (await kaspi.call("GET", "/preorders", params={"store_id": store["id"]})).json()
     by_offer = {p["offer_id"]: (p["days"], p["points"], p["status"]) for p in listed["items"]}
     iron = await _offer(kaspi, IRON)
@@ -160,6 +234,27 @@ async def test_excel_round_trip(kaspi: Kaspi, sandbox: SandboxState, run_worker:
     again = await kaspi.call("GET", "/preorders/export", params={"store_id": store["id"]})
     days = [r[9] for r in load_workbook(io.BytesIO(again.content)).worksheets[0].iter_rows(values_only=True)]
     assert days == ["preorder", 9, None, 3]
+
+
+async def test_an_empty_preorder_cell_is_in_stock_and_changes_nothing(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, redis: Redis
+) -> None:
+    store = await _store(kaspi, run_worker, sandbox)
+    content = _sheet(
+        [
+            [f"{PHONE}_1", "Телефон", "X", 5000, "yes", "yes", None, None, None, 5],
+            [f"{KETTLE}_1", "Чайник", "X", 12000, "yes", "yes", None, None, None, None],
+            [f"{IRON}_1", "Утюг", "X", 9000, 3, None, None, None, None, ""],
+        ]
+    )
+    response = await _import(kaspi, store["id"], content)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"rows": 3, "saved": 1, "skipped": 2, "errors": []}
+    await run_worker()
+    assert [i["sku"] for u in sandbox.pricefeed for i in u["items"]] == [f"{PHONE}_1"]
+    assert int(await redis.get(f"sauda:kaspi:changes:{UID}") or 0) == 1  # one change of the budget
+    listed = (await kaspi.call("GET", "/preorders", params={"store_id": store["id"]})).json()
+    assert [p["days"] for p in listed["items"]] == [5]
 
 
 async def test_excel_import_reports_row_errors_and_saves_nothing(

@@ -1,3 +1,4 @@
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -6,6 +7,7 @@ from sauda.auth.deps import ScopeDep
 from sauda.db import SessionDep
 from sauda.deps import RedisDep, SettingsDep
 from sauda.kaspi.client.browser import BrowserProvider, LaunchChromium
+from sauda.kaspi.client.deadline import interactive
 from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.models import KaspiOffer, KaspiPreorder, KaspiProxy, KaspiStore
 from sauda.kaspi.offers.repository import OfferRepository
@@ -19,6 +21,12 @@ def get_gateway(request: Request, settings: SettingsDep, redis: RedisDep) -> Kas
     # An app may hold a running browser (`app.state.kaspi_browser`); otherwise one per login.
     browser: BrowserProvider = getattr(request.app.state, "kaspi_browser", None) or LaunchChromium()
     return KaspiGateway(settings, redis, browser)
+
+
+async def kaspi_budget(settings: SettingsDep) -> AsyncIterator[None]:
+    """Whatever this request asks of Kaspi ends within one budget (504 after it)."""
+    with interactive(settings.kaspi.interactive_timeout_seconds):
+        yield
 
 
 async def store_in_scope(store_id: Id, session: SessionDep, scope: ScopeDep) -> KaspiStore:

@@ -83,9 +83,10 @@ async def kaspi_demper_tick(ctx: Context) -> dict[str, Any]:
 
 
 @task(retry_on=(KaspiUnavailable,))
-async def sync_kaspi_preorders(ctx: Context, store_id: int) -> dict[str, Any]:
-    """Upload a store's new preorders through the pricefeed, then confirm them on the storefront."""
-    return await sync_preorders(ctx["sessionmaker"], gateway(ctx), store_id)
+async def sync_kaspi_preorders(ctx: Context, store_id: int, confirm_now: bool = False) -> dict[str, Any]:
+    """Upload a store's new preorders through the pricefeed, then confirm them on the storefront
+    (`confirm_now`: every uploaded one, waiting a little for Kaspi to apply them)."""
+    return await sync_preorders(ctx["sessionmaker"], gateway(ctx), store_id, confirm_now=confirm_now)
 
 
 @cron_task(minute=set(range(60)))

@@ -16,6 +16,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Response as PageResponse
 
 from sauda.config import Settings
+from sauda.kaspi.client.deadline import bounded
 from sauda.kaspi.client.errors import KaspiBlocked, KaspiError, KaspiUnavailable
 from sauda.kaspi.client.http import StoredCookies
 from sauda.kaspi.client.login import LoginStep, login_error, phone_mask
@@ -105,7 +106,7 @@ class BrowserLogin:
     @asynccontextmanager
     async def _page(self) -> AsyncIterator[tuple[BrowserContext, Page]]:
         try:
-            async with self.provider.context(self.settings) as context:
+            async with bounded(), self.provider.context(self.settings) as context:
                 page = await context.new_page()
                 response = await page.goto(self.login_url)
                 if response is None or response.status >= 400:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from sauda.config import KaspiSettings
+from sauda.kaspi.client.deadline import bounded
 from sauda.kaspi.client.errors import (
     KaspiAccessDenied,
     KaspiError,
@@ -71,15 +72,15 @@ class CabinetClient:
         return self.merchant_uid
 
     async def _request(self, method: str, path: str, what: str, *, paced: bool = True, **kwargs: Any) -> Any:
-        if self.merchant_uid and paced:
-            await self.limiter.cabinet_slot(self.merchant_uid)
-
         async def send() -> httpx.Response:
             response = await self.http.request(method, f"{self.base}{path}", **kwargs)
             check_transient(response, what)
             return response
 
-        response = await call_with_retries(self.settings, send, what)
+        async with bounded():  # the wait for the slot counts against an API request's budget
+            if self.merchant_uid and paced:
+                await self.limiter.cabinet_slot(self.merchant_uid)
+            response = await call_with_retries(self.settings, send, what)
         return await self._body(response, what)
 
     async def _body(self, response: httpx.Response, what: str) -> Any:

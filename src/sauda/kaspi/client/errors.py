@@ -24,6 +24,13 @@ class KaspiUnavailable(KaspiError):
     code = "kaspi_unavailable"
 
 
+class KaspiTimeout(KaspiError):
+    """An API request's time budget for Kaspi ran out (`interactive_timeout_seconds`)."""
+
+    status_code = 504
+    code = "kaspi_timeout"
+
+
 class KaspiBlocked(KaspiError):
     """403 or an HTML bot wall: Kaspi refuses this client or IP for a while."""
 
@@ -126,4 +133,5 @@ KASPI_ERRORS: dict[int | str, dict[str, str]] = {
     429: {"description": "kaspi_code_flood / kaspi_store_locked / kaspi_rate_limited (see Retry-After)"},
     502: {"description": "kaspi_unavailable: Kaspi timed out or failed"},
     503: {"description": "kaspi_blocked: Kaspi's bot protection refused us"},
+    504: {"description": "kaspi_timeout: Kaspi did not answer within the request's time budget"},
 }

@@ -8,6 +8,7 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from sauda.config import KaspiSettings
+from sauda.kaspi.client.deadline import bounded
 from sauda.kaspi.client.errors import KaspiBlocked, KaspiError, KaspiUnavailable
 
 T = TypeVar("T")
@@ -74,19 +75,21 @@ def check_transient(response: httpx.Response, what: str) -> None:
 
 
 async def call_with_retries(settings: KaspiSettings, send: Callable[[], Awaitable[T]], what: str) -> T:
-    """`send` with backoff and jitter on timeouts, connection errors and 5xx (KaspiUnavailable)."""
+    """`send` with backoff and jitter on timeouts, connection errors and 5xx (KaspiUnavailable),
+    every attempt and wait within an API request's time budget."""
     retrying = AsyncRetrying(
         stop=stop_after_attempt(max(settings.retries, 1)),
         wait=wait_exponential_jitter(multiplier=settings.retry_base_seconds, max=10),
         retry=retry_if_exception_type(KaspiUnavailable),
         reraise=True,
     )
-    async for attempt in retrying:
-        with attempt:
-            try:
-                return await send()
-            except httpx.TimeoutException as exc:
-                raise KaspiUnavailable(f"Kaspi {what}: no answer in time") from exc
-            except httpx.TransportError as exc:
-                raise KaspiUnavailable(f"Kaspi {what}: connection failed ({type(exc).__name__})") from exc
+    async with bounded():
+        async for attempt in retrying:
+            with attempt:
+                try:
+                    return await send()
+                except httpx.TimeoutException as exc:
+                    raise KaspiUnavailable(f"Kaspi {what}: no answer in time") from exc
+                except httpx.TransportError as exc:
+                    raise KaspiUnavailable(f"Kaspi {what}: connection failed ({type(exc).__name__})") from exc
     raise KaspiError(f"Kaspi {what}: not attempted")  # pragma: no cover - tenacity always runs once

@@ -42,6 +42,7 @@ from sauda.kaspi.models import (
     PriceAction,
     StoreStatus,
 )
+from sauda.kaspi.offers.service import current_price
 from sauda.kaspi.proxies.pool import ProxyPool, pool_for
 from sauda.kaspi.stores.repository import StoreRepository
 from sauda.kaspi.stores.service import with_cabinet
@@ -139,7 +140,7 @@ class Run:
 
     def decide(self, offer: KaspiOffer, found: Sequence[PublicOffer]) -> Decision:
         ours = next((o.price for o in found if o.merchant_id == self.store.merchant_uid), None)
-        current = ours if ours is not None else offer.price
+        current = ours if ours is not None else self.known_price(offer)
         rules = Rules(
             floor=offer.demper_floor or 0,
             ceiling=offer.demper_ceiling,
@@ -151,6 +152,11 @@ class Run:
             excluded_merchants=self.rules.excluded_merchants,
         )
         return decide(current, [Rival(o.merchant_id, o.price) for o in found], rules)
+
+    def known_price(self, offer: KaspiOffer) -> Decimal | None:
+        """Our price when the storefront did not show it: the last push Kaspi took (the synced
+        price is older than that until the next sync), else the synced one."""
+        return current_price(offer, self.store.city_id)
 
     def running(self) -> bool:
         return not self.stop.is_set() and time.monotonic() < self.deadline
@@ -286,7 +292,7 @@ class Run:
             "store_id": offer.store_id,
             "offer_id": offer.id,
             "created_at": at,
-            "old_price": offer.price,
+            "old_price": self.known_price(offer),
             "new_price": None,
             "leader_price": None,
             "leader_merchant_id": None,
@@ -305,7 +311,8 @@ class Run:
         self.report.checked += 1
         leader = decision.leader
         row |= {
-            "old_price": Decimal(decision.old_price) if decision.old_price is not None else offer.price,
+            # What the decision started from, failed push or not: never the stale synced price.
+            "old_price": Decimal(decision.old_price) if decision.old_price is not None else row["old_price"],
             "new_price": Decimal(decision.new_price) if decision.new_price is not None else None,
             "leader_price": leader.price if leader else None,
             "leader_merchant_id": leader.merchant_id if leader else None,

@@ -65,8 +65,9 @@ async def push_price(
     offer: ScopedOffer, data: PriceIn, session: SessionDep, gateway: GatewayDep
 ) -> PricePushOut:
     """Send a new price to Kaspi (whole tenge; optionally for one city). Kaspi applies it a
-    little later; the next sync shows it in `price`."""
-    upload = await service.push_price(session, gateway, offer, data.price, data.city_id)
+    little later; the next sync shows it in `price`. A change of more than
+    `PRICE_CHANGE_CONFIRM_PERCENT` (30 %) from the current price needs `confirm: true` (422 without)."""
+    upload = await service.push_price(session, gateway, offer, data.price, data.city_id, confirm=data.confirm)
     return PricePushOut(pricefeed_id=upload, offer=OfferOut.model_validate(offer))
 
 

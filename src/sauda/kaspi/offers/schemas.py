@@ -61,6 +61,11 @@ class PriceIn(BaseModel):
 
     price: int = Field(gt=0, le=100_000_000, description="whole tenge")
     city_id: str | None = Field(default=None, pattern=r"^\d{9}$", description="set the price for one city")
+    confirm: bool = Field(
+        default=False,
+        description="required for a change beyond SAUDA_KASPI__PRICE_CHANGE_CONFIRM_PERCENT (default 30 %) "
+        "of the current price: a guard against typos",
+    )
 
 
 class PricePushOut(BaseModel):

@@ -2,12 +2,12 @@
 competitors' offers of a product. Flushes, never commits; cabinet calls go through the store's
 session (`stores.service.with_cabinet`)."""
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.clock import now
-from sauda.errors import NotFound
+from sauda.errors import InvalidInput, NotFound
 from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.client.payloads import availability_item, is_on_sale, offer_row, price_item
 from sauda.kaspi.client.storefront import PublicOffer
@@ -38,9 +38,50 @@ async def refresh_offer(session: AsyncSession, gateway: KaspiGateway, offer: Kas
 # --- prices and availability ----------------------------------------------------------------------
 
 
+def current_price(offer: KaspiOffer, city_id: str | None = None) -> Decimal | None:
+    """The price Kaspi has as far as we know: a push it took after the last read of the offer
+    (it applies pushes a little later, and the hourly sync may not have seen it yet), else what
+    that read said, for the city when asked."""
+    if offer.pushed_price is not None and offer.pushed_at is not None and offer.pushed_at > offer.synced_at:
+        return offer.pushed_price
+    if city_id and city_id in (offer.city_prices or {}):
+        return Decimal(offer.city_prices[city_id])
+    return offer.price
+
+
+def check_price_change(current: Decimal | None, price: int, *, limit_percent: float) -> None:
+    """A typo guard: a price more than `limit_percent` away from the current one is refused
+    unless the caller confirms it (the demper is guarded by its floor and ceiling instead)."""
+    if not current:
+        return
+    change = (Decimal(price) - current) / current * 100
+    if abs(change) <= Decimal(str(limit_percent)):
+        return
+    shown = abs(change).to_integral_value(rounding=ROUND_CEILING)  # never understated
+    way = "below" if change < 0 else "above"
+    raise InvalidInput.for_field(
+        "price",
+        f"{_tenge(price)} is {shown} % {way} the current price {_tenge(current)}; "
+        "send confirm=true if this is intended",
+    )
+
+
+def _tenge(amount: Decimal | int) -> str:
+    return f"{int(amount):,}".replace(",", " ")  # 81 060, as merchants write it
+
+
 async def push_price(
-    session: AsyncSession, gateway: KaspiGateway, offer: KaspiOffer, price: int, city_id: str | None
+    session: AsyncSession,
+    gateway: KaspiGateway,
+    offer: KaspiOffer,
+    price: int,
+    city_id: str | None,
+    *,
+    confirm: bool = False,
 ) -> str:
+    if not confirm:
+        limit = gateway.kaspi.price_change_confirm_percent
+        check_price_change(current_price(offer, city_id), price, limit_percent=limit)
     store = await session.get_one(KaspiStore, offer.store_id)
     ensure_usable(store)
     uid = store.merchant_uid or ""

@@ -47,7 +47,8 @@ def _cell(value: Any) -> str:
 
 
 def parse_xlsx(content: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Rows of the template as {row, sku, days, points}, and the errors (row, column, message)."""
+    """Rows of the template as {row, sku, days, points}, and the errors (row, column, message).
+    `days` is None for an empty preorder cell: in stock (KASPI.md), not a 0-day preorder."""
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds on a file that is not xlsx
@@ -66,8 +67,9 @@ def parse_xlsx(content: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any
         if not sku:
             errors.append({"row": number, "column": "SKU", "message": "required"})
             continue
+        days: int | None
         if days_raw == "":
-            days = 0
+            days = None
         elif not days_raw.isdigit() or not 0 <= int(days_raw) <= 30:
             errors.append({"row": number, "column": "preorder", "message": "days 0-30, or empty if in stock"})
             continue

@@ -1,7 +1,7 @@
 """Preorder queries: the API's scoped list, the upsert that (re)starts a preorder, and what the
 worker and the Excel export read."""
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,6 +64,13 @@ async def pending(session: AsyncSession, store_id: int) -> list[tuple[KaspiPreor
         .order_by(KaspiPreorder.id)
     )
     return [(p, o) for p, o in (await session.execute(stmt)).all()]
+
+
+async def count_pending(session: AsyncSession, store_id: int) -> int:
+    stmt = select(func.count()).where(
+        KaspiPreorder.store_id == store_id, KaspiPreorder.status == PreorderStatus.pending
+    )
+    return int(await session.scalar(stmt) or 0)
 
 
 async def stores_with_pending(session: AsyncSession) -> list[int]:

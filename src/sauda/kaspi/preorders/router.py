@@ -49,9 +49,12 @@ async def set_preorder(data: PreorderIn, session: SessionDep, scope: ScopeDep) -
 async def upload_preorders(
     store_id: Id, session: SessionDep, scope: ScopeDep, user: CurrentUser
 ) -> JobStarted:
-    """Upload and confirm the store's pending preorders now; poll `/api/v1/jobs/{job_id}`."""
+    """Upload the store's pending preorders now and check on the storefront that Kaspi shows
+    them, looking again for up to `PREORDER_CONFIRM_WAIT_SECONDS` (Kaspi applies uploads a little
+    later). Poll `/api/v1/jobs/{job_id}`: its result counts `uploaded`, `confirmed`, `failed` and
+    `pending` (still waiting for Kaspi; the worker keeps looking)."""
     store = await StoreRepository(session, scope).get(store_id)
-    job = await start_job(session, "sync_kaspi_preorders", store.id, user_id=user.id)
+    job = await start_job(session, "sync_kaspi_preorders", store.id, True, user_id=user.id)
     return JobStarted(job_id=str(job.id))
 
 
@@ -73,7 +76,9 @@ async def import_preorders(
     file: Annotated[UploadFile, File(description="Kaspi's price-list template, .xlsx")],
 ) -> PreorderImportOut:
     """Set many preorders from a filled-in template: every row or none; errors name row and column.
-    A PP column with a value (not "no"/0) limits the preorder to those points; none: all points."""
+    A PP column with a value (not "no"/0) limits the preorder to those points; none: all points.
+    An empty `preorder` cell means in stock, nothing to change: the row is `skipped` (0 clears
+    a preorder)."""
     store = await StoreRepository(session, scope).get(store_id)
     result = await service.import_xlsx(session, scope, store.id, await file.read())
     if result["saved"]:

@@ -49,4 +49,5 @@ class PreorderOut(BaseModel):
 class PreorderImportOut(BaseModel):
     rows: int
     saved: int
+    skipped: int = Field(description="rows with an empty preorder cell: in stock, nothing to change")
     errors: list[dict[str, Any]] = Field(description="row, column, message; nothing is saved if any")

@@ -5,6 +5,7 @@ Pending → active, or failed after `preorder_timeout_seconds` with the reason. 
 preorder is pending the demper leaves the offer alone (see `demper.repository.due_offers_stmt`).
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sauda import clock
 from sauda.clock import now
 from sauda.db import transaction
 from sauda.errors import InvalidInput
@@ -60,7 +62,7 @@ class PreorderReport:
     uploaded: int = 0
     confirmed: int = 0
     failed: int = 0
-    waiting: int = 0
+    pending: int = 0  # the store's preorders still pending when the job ends, uploaded or not
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,8 +70,8 @@ class PreorderReport:
             "uploaded": self.uploaded,
             "confirmed": self.confirmed,
             "failed": self.failed,
-            "waiting": self.waiting,
-            "errors": self.errors,
+            "pending": self.pending,
+            "errors": list(dict.fromkeys(self.errors)),  # a repeated look repeats its trouble
         }
 
 
@@ -101,24 +103,31 @@ async def upload(
 
 
 async def confirm(
-    session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, report: PreorderReport
-) -> None:
-    """Look the uploaded ones up on the storefront: does our offer show the preorder yet?"""
+    session: AsyncSession,
+    gateway: KaspiGateway,
+    store: KaspiStore,
+    report: PreorderReport,
+    *,
+    every: bool = False,
+) -> int:
+    """Look the uploaded ones up on the storefront: does our offer show the preorder yet? Only
+    those due a look, or `every` one. Returns how many still wait for Kaspi."""
     kaspi = gateway.kaspi
     checked_before = now() - timedelta(seconds=kaspi.preorder_check_seconds)
     todo = [
         (p, o)
         for p, o in await repository.pending(session, store.id)
-        if p.uploaded_at is not None and (p.checked_at is None or p.checked_at <= checked_before)
+        if p.uploaded_at is not None and (every or p.checked_at is None or p.checked_at <= checked_before)
     ]
     if not todo:
-        return
+        return 0
+    waiting = 0
     pool = await pool_for(session, gateway.redis, kaspi, store.company_id, gateway.decrypt)
-    for preorder, offer in todo:
+    for n, (preorder, offer) in enumerate(todo):
         route = await pool.pick()
         if route is None:
             report.errors.append("every proxy is resting; confirmation waits")
-            return
+            return waiting + len(todo) - n
         try:
             found = await gateway.storefront(proxy=route.url, ip_key=route.key).offers(
                 offer.master_sku or "", store.city_id
@@ -126,6 +135,7 @@ async def confirm(
         except KaspiError as exc:
             await pool.bench(route, exc.message)
             report.errors.append(exc.message)
+            waiting += 1
             continue
         pool.succeeded(route)
         ours = next((o for o in found if o.merchant_id == store.merchant_uid), None)
@@ -145,14 +155,23 @@ async def confirm(
             )
             report.failed += 1
         else:
-            report.waiting += 1
+            waiting += 1
     await pool.save_health(session)
     await session.flush()
+    return waiting
 
 
 async def sync_preorders(
-    sessionmaker: async_sessionmaker[AsyncSession], gateway: KaspiGateway, store_id: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    gateway: KaspiGateway,
+    store_id: int,
+    *,
+    confirm_now: bool = False,
 ) -> dict[str, Any]:
+    """Upload the store's new preorders, then look whether Kaspi shows the uploaded ones: those
+    due a look (the cron), or, to `confirm_now`, every one, again every
+    `preorder_confirm_poll_seconds` for up to `preorder_confirm_wait_seconds`, since Kaspi
+    applies an upload a little later. The counts say what is confirmed and what still waits."""
     report = PreorderReport()
     async with transaction(sessionmaker) as session:
         store = await session.get(KaspiStore, store_id)
@@ -162,9 +181,18 @@ async def sync_preorders(
             await upload(session, gateway, store, report)
         except KaspiError as exc:  # anything else: the rows stay pending, tried at the next tick
             report.errors.append(exc.message)
-    async with transaction(sessionmaker) as session:
-        store = await session.get_one(KaspiStore, store_id)
-        await confirm(session, gateway, store, report)
+    kaspi = gateway.kaspi
+    give_up_at = clock.monotonic() + kaspi.preorder_confirm_wait_seconds
+    while True:
+        async with transaction(sessionmaker) as session:
+            store = await session.get_one(KaspiStore, store_id)
+            waiting = await confirm(session, gateway, store, report, every=confirm_now)
+        left = give_up_at - clock.monotonic()
+        if not confirm_now or not waiting or left <= 0:
+            break
+        await asyncio.sleep(min(kaspi.preorder_confirm_poll_seconds, left))
+    async with sessionmaker() as session:
+        report.pending = await repository.count_pending(session, store_id)
     return report.as_dict()
 
 
@@ -176,8 +204,12 @@ async def export_xlsx(session: AsyncSession, scope: Scope, store_id: int) -> byt
 
 
 async def import_xlsx(session: AsyncSession, scope: Scope, store_id: int, content: bytes) -> dict[str, Any]:
-    """Set the preorders of a filled-in template: all rows or none (errors by row and column)."""
-    parsed, errors = excel.parse_xlsx(content)
+    """Set the preorders of a filled-in template: all rows or none (errors by row and column).
+    A row with an empty preorder cell is in stock: nothing to change, nothing uploaded, none of
+    the store's pricefeed budget spent."""
+    rows, errors = excel.parse_xlsx(content)
+    parsed = [r for r in rows if r["days"] is not None]
+    skipped = len(rows) - len(parsed)
     skus = [r["sku"] for r in parsed]
     offers = {
         o.sku: o
@@ -205,6 +237,6 @@ async def import_xlsx(session: AsyncSession, scope: Scope, store_id: int, conten
         chosen.append((offer, row["days"], points))
     errors.sort(key=lambda e: e["row"])
     if errors:
-        return {"rows": len(parsed), "saved": 0, "errors": errors}
+        return {"rows": len(rows), "saved": 0, "skipped": skipped, "errors": errors}
     await repository.save(session, chosen)
-    return {"rows": len(parsed), "saved": len(chosen), "errors": []}
+    return {"rows": len(rows), "saved": len(chosen), "skipped": skipped, "errors": []}

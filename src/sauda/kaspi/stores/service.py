@@ -15,6 +15,7 @@ from sauda.auth.models import User
 from sauda.clock import now
 from sauda.errors import Conflict, InvalidInput
 from sauda.kaspi.client.cabinet import CabinetClient
+from sauda.kaspi.client.deadline import bounded
 from sauda.kaspi.client.errors import (
     KaspiCodeInvalid,
     KaspiCodeRequired,
@@ -277,7 +278,8 @@ async def _run(
     call: Callable[[CabinetClient], Awaitable[T]],
 ) -> T:
     async with gateway.cabinet(store) as cabinet:
-        result = await call(cabinet)
+        async with bounded():  # pricefeed pacing included: within an API request's budget
+            result = await call(cabinet)
         cookies = cabinet.cookies()
     if cookies != gateway.session_cookies(store):  # Kaspi refreshed a cookie: keep the new one
         store.session_encrypted = gateway.encrypt(cookies)

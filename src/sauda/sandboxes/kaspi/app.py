@@ -6,7 +6,6 @@ Faults and limits live in one `SandboxState`: tests flip them in process, demos 
 `/_sandbox/*` control endpoints. Run it with `sauda kaspi-sandbox --port 8300`.
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
@@ -48,8 +47,9 @@ async def faults(request: Request, call_next: Callable[[Request], Awaitable[Resp
     state.requests[area] += 1
     # Limits count arrivals; the latency below stands for the network after that.
     request.state.arrived = clock.monotonic()
-    if state.faults.delay_seconds:
-        await asyncio.sleep(state.faults.delay_seconds)
+    if state.faults.delay_seconds and not await state.hold(state.faults.delay_seconds):
+        return JSONResponse({"error": "the sandbox was reset"}, 503)
+    state.answered[area] += 1
     pending = state.faults.fail_next.get(area)
     if pending:
         return JSONResponse({"error": "sandbox fault"}, pending.pop(0))

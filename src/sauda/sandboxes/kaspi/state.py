@@ -1,6 +1,7 @@
 """The sandbox's whole state: merchants and competitors, faults and limits switched on by tests
 (in process) or demos (`/_sandbox/*`), logins in progress, sessions, uploads and counters."""
 
+import asyncio
 import bisect
 import random
 import secrets
@@ -91,9 +92,14 @@ def demo_seed(offers: int = 150, archived: int = 30) -> Seed:
 class SandboxState:
     def __init__(self, seed: Seed | None = None) -> None:
         self.seed = seed or demo_seed()
+        self.reset_happened = asyncio.Event()
         self.reset()
 
     def reset(self) -> None:
+        # Answers still held back by `delay_seconds` belong to the state being dropped: end them
+        # now, so they do not reach into the next test's data (and counters) seconds later.
+        self.reset_happened.set()
+        self.reset_happened = asyncio.Event()
         self.merchants: dict[str, SandboxMerchant] = {}
         self.competitors: dict[str, list[dict[str, Any]]] = {}
         self.faults = Faults()
@@ -109,7 +115,8 @@ class SandboxState:
         # Uploads Kaspi has taken but not applied yet: (due on the clock, merchant uid, items).
         # A reset drops them with the data they were meant for.
         self.scheduled: list[tuple[float, str, list[dict[str, Any]]]] = []
-        self.requests: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()  # arrived, by area
+        self.answered: Counter[str] = Counter()  # answered (past any delay), by area
         self._storefront_hits: dict[str, deque[float]] = {}
         self._storefront_blocked: dict[str, float] = {}
         self._pricefeed_hits: dict[str, deque[float]] = {}
@@ -137,6 +144,15 @@ class SandboxState:
 
     def merchant(self, uid: str | None = None) -> SandboxMerchant:
         return self.merchants[uid] if uid else next(iter(self.merchants.values()))
+
+    async def hold(self, seconds: float) -> bool:
+        """Wait `seconds` before answering (a slow Kaspi); False when a reset ended the wait."""
+        reset = self.reset_happened
+        try:
+            await asyncio.wait_for(reset.wait(), seconds)
+        except TimeoutError:
+            return True
+        return False
 
     def expire_sessions(self) -> None:
         self.sessions.clear()
