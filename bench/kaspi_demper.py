@@ -309,6 +309,7 @@ async def main(args: argparse.Namespace) -> int:
                 json={
                     "storefront_per_second": PER_IP,
                     "pricefeed_per_second": PER_MERCHANT,
+                    "changes_per_window": 10_000_000,  # the [unsure] 250/30 min rule: not measured here
                     "apply_delay_seconds": 0,
                 },
             )

@@ -107,12 +107,14 @@ class KaspiSettings(BaseModel):
     proxy_url: str | None = None
     # Per merchant account: ~3/s earns a 429 and a 30-minute lock, so stay at 2/s.
     pricefeed_per_second: float = 2.0
+    # At most this many changes (offers) in any rolling window, a batch of N counting N.
     pricefeed_changes_per_window: int = 250
     pricefeed_window_seconds: int = 1800
     lock_seconds: int = 1800
     # Cabinet reads (offer pages, session checks) per merchant account.
     cabinet_per_second: float = 5.0
-    # Per outgoing IP on the public storefront: ~15/s earns a 403 for ~10 s.
+    # Per outgoing IP on the public storefront: ~15/s earns a 403 for ~10 s; after any refusal
+    # (403/405/429, bot wall) every caller leaves that IP alone for storefront_cooldown_seconds.
     storefront_per_second: float = 10.0
     storefront_cooldown_seconds: int = 10
     # Never more than ceil(rate) lookups per IP in any (1 s + this margin).
@@ -142,8 +144,8 @@ class KaspiSettings(BaseModel):
     # A manual price more than this many percent away from the current one needs `confirm: true`.
     price_change_confirm_percent: float = 30.0
     # --- proxy pool ---
-    # A proxy that does not answer (or meets a bot wall) rests this long; after a 403/405 it
-    # rests as long as Kaspi's ban (storefront_cooldown_seconds).
+    # A proxy that does not answer rests this long; one Kaspi refuses (403/405/429, bot wall)
+    # rests as long as its IP's cool-down (storefront_cooldown_seconds).
     proxy_bench_seconds: int = 120
 
 

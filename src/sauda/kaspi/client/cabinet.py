@@ -2,8 +2,9 @@
 
 One client per store and call site, built with the store's cookies. It keeps Kaspi's limits
 through `KaspiLimiter` (shared in Redis) and takes an optional proxy, so the pool of part 2 can
-plug in. 401 → `KaspiSessionExpired` (the caller re-logs in), 429 → the account is locked for
-the lock period and `KaspiStoreLocked`, HTML → `KaspiBlocked`, timeouts and 5xx are retried.
+plug in. 401 → `KaspiSessionExpired` (the caller re-logs in), 429 → the account's pricefeed is
+locked for the lock period and `KaspiStoreLocked`, HTML → `KaspiBlocked`, timeouts and 5xx are
+retried. A pricefeed send that Kaspi refuses gives its changes back to the budget.
 """
 
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sauda.kaspi.client.errors import (
     KaspiNotFound,
     KaspiSessionExpired,
     KaspiStoreLocked,
+    KaspiUnavailable,
 )
 from sauda.kaspi.client.http import (
     StoredCookies,
@@ -71,7 +73,16 @@ class CabinetClient:
             raise KaspiError("The store has no merchant id yet: log in first")
         return self.merchant_uid
 
-    async def _request(self, method: str, path: str, what: str, *, paced: bool = True, **kwargs: Any) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        paced: bool = True,
+        during_lock: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         async def send() -> httpx.Response:
             response = await self.http.request(method, f"{self.base}{path}", **kwargs)
             check_transient(response, what)
@@ -79,7 +90,7 @@ class CabinetClient:
 
         async with bounded():  # the wait for the slot counts against an API request's budget
             if self.merchant_uid and paced:
-                await self.limiter.cabinet_slot(self.merchant_uid)
+                await self.limiter.cabinet_slot(self.merchant_uid, during_lock=during_lock)
             response = await call_with_retries(self.settings, send, what)
         return await self._body(response, what)
 
@@ -102,8 +113,9 @@ class CabinetClient:
 
     # --- session ------------------------------------------------------------------------------
     async def merchants(self) -> list[dict[str, Any]]:
-        """`GET /s/m`: the merchants this session may act for; 401 when it is not valid."""
-        body = await self._request("GET", "/s/m", "session check")
+        """`GET /s/m`: the merchants this session may act for; 401 when it is not valid. Not part
+        of Kaspi's pricefeed lock: a login finished during the lock must still be probed."""
+        body = await self._request("GET", "/s/m", "session check", during_lock=True)
         merchants = body.get("merchants") if isinstance(body, dict) else None
         found = [m for m in merchants or [] if isinstance(m, dict) and m.get("uid")]
         if not found:
@@ -137,25 +149,25 @@ class CabinetClient:
     # --- pricefeed ----------------------------------------------------------------------------
     async def push(self, item: dict[str, Any]) -> str:
         """One offer's price/availability; Kaspi applies it a little later. Returns the upload id."""
-        await self.limiter.pricefeed_slot(self.uid, 1)
-        body = await self._request(
-            "POST", "/pricefeed/upload/merchant/process", "price update", paced=False, json=item
+        body = await self._upload("/pricefeed/upload/merchant/process", "price update", item, changes=1)
+        if isinstance(body, dict) and body.get("id"):
+            return str(body["id"])
+        raise KaspiError("Kaspi accepted the price update without an upload id")
+
+    async def push_batch(self, items: list[dict[str, Any]]) -> str | None:
+        """Many offers at once. Kaspi's 200 without an `id` still took the batch (it has been seen
+        to): None, and the next sync shows what was applied."""
+        body = await self._upload(
+            "/pricefeed/upload/merchant/process/process/batch", "batch update", items, changes=len(items)
         )
-        return _upload_id(body)
+        return str(body["id"]) if isinstance(body, dict) and body.get("id") else None
 
-    async def push_batch(self, items: list[dict[str, Any]]) -> str:
-        await self.limiter.pricefeed_slot(self.uid, len(items))
-        body = await self._request(
-            "POST",
-            "/pricefeed/upload/merchant/process/process/batch",
-            "batch update",
-            paced=False,
-            json=items,
-        )
-        return _upload_id(body)
-
-
-def _upload_id(body: Any) -> str:
-    if isinstance(body, dict) and body.get("id"):
-        return str(body["id"])
-    raise KaspiError("Kaspi accepted the price update without an upload id")
+    async def _upload(self, path: str, what: str, payload: Any, *, changes: int) -> Any:
+        reservation = await self.limiter.pricefeed_slot(self.uid, changes)
+        try:
+            return await self._request("POST", path, what, paced=False, json=payload)
+        except KaspiUnavailable:
+            raise  # no answer: Kaspi may have taken it, so its changes stay counted
+        except KaspiError:
+            await self.limiter.release(reservation)
+            raise

@@ -97,6 +97,13 @@ class KaspiRateLimited(KaspiWaitRequired):
     code = "kaspi_rate_limited"
 
 
+class KaspiCoolingDown(KaspiWaitRequired):
+    """Kaspi's storefront banned the outgoing IP a moment ago (403/405/429 or a bot wall): nothing
+    is sent through it until the cool-down ends, since a request now would prolong the ban."""
+
+    code = "kaspi_cooling_down"
+
+
 class KaspiSessionExpired(KaspiError):
     """The cabinet answered 401: the stored cookies no longer work."""
 
@@ -130,7 +137,10 @@ class KaspiLoginFailed(KaspiError):
 KASPI_ERRORS: dict[int | str, dict[str, str]] = {
     400: {"description": "kaspi_wrong_credentials, kaspi_code_invalid"},
     409: {"description": "kaspi_code_required, kaspi_needs_login, kaspi_login_in_progress, ..."},
-    429: {"description": "kaspi_code_flood / kaspi_store_locked / kaspi_rate_limited (see Retry-After)"},
+    429: {
+        "description": "kaspi_code_flood / kaspi_store_locked / kaspi_rate_limited / kaspi_cooling_down "
+        "(nothing was sent; see Retry-After)"
+    },
     502: {"description": "kaspi_unavailable: Kaspi timed out or failed"},
     503: {"description": "kaspi_blocked: Kaspi's bot protection refused us"},
     504: {"description": "kaspi_timeout: Kaspi did not answer within the request's time budget"},

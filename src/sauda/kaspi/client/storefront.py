@@ -1,7 +1,8 @@
 """The public storefront (kaspi.kz): every merchant's offer of a product in a city, no login.
 
-Kept to Kaspi's per-IP rate through `KaspiLimiter`; a 403 starts a cool-down for that IP
-(proxy), so later calls wait instead of prolonging the ban.
+Kept to Kaspi's per-IP rate through `KaspiLimiter`. Any refusal — 403/405/429 or a bot wall,
+whether answered 403 or 200 with a page — starts the one cool-down of that IP (proxy), which
+every caller honours right before it sends: a request during Kaspi's ban would prolong it.
 """
 
 from dataclasses import dataclass
@@ -121,18 +122,23 @@ class StorefrontClient:
             check_transient(response, "competitor offers")
             return response
 
-        response = await call_with_retries(self.settings, send, "competitor offers")
-        if response.status_code in (403, 405, 429):
+        try:
+            response = await call_with_retries(self.settings, send, "competitor offers")
+            data = _data(response)
+        except KaspiBlocked as exc:
             seconds = await self.limiter.cool_down_storefront(self.ip_key)
-            raise KaspiBlocked(
-                f"Kaspi's storefront refused this IP ({response.status_code}); cooling down {seconds} s",
-                retry_after=seconds,
-            )
-        if response.status_code >= 400:
-            raise KaspiError(f"Kaspi competitor offers: unexpected answer {response.status_code}")
-        data = json_body(response, "competitor offers")
-        if not isinstance(data, dict):
-            raise KaspiBlocked("Kaspi competitor offers: unexpected answer")
+            raise KaspiBlocked(f"{exc.message}; this IP cools down {seconds} s", retry_after=seconds) from exc
         offers = data.get("offers") if isinstance(data.get("offers"), list) else []
         total = data.get("total") if isinstance(data.get("total"), int) else len(offers or [])
         return list(offers or []), int(total or 0)
+
+
+def _data(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code in (403, 405, 429):
+        raise KaspiBlocked(f"Kaspi's storefront refused this IP ({response.status_code})")
+    if response.status_code >= 400:
+        raise KaspiError(f"Kaspi competitor offers: unexpected answer {response.status_code}")
+    data = json_body(response, "competitor offers")  # a page instead of data: a bot wall
+    if not isinstance(data, dict):
+        raise KaspiBlocked("Kaspi competitor offers: unexpected answer")
+    return data

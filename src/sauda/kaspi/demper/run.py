@@ -24,6 +24,7 @@ from sauda.clock import now
 from sauda.db import transaction
 from sauda.kaspi.client.errors import (
     KaspiBlocked,
+    KaspiCoolingDown,
     KaspiError,
     KaspiNeedsLogin,
     KaspiRateLimited,
@@ -125,9 +126,13 @@ class Run:
             try:
                 self.report.lookups += 1
                 found = await clients[route.key].offers(offer.master_sku or "", self.store.city_id)
-            except KaspiBlocked as exc:  # 403/405: rests as long as Kaspi's ban; a bot wall: longer
+            except KaspiBlocked as exc:  # 403/405/429 or a bot wall: the client cools the IP down
                 self.report.refused += 1
-                await self.pool.bench(route, exc.message, seconds=exc.retry_after)
+                self.pool.failed(
+                    route, exc.message, exc.retry_after or self.kaspi.storefront_cooldown_seconds
+                )
+                continue
+            except KaspiCoolingDown:  # another caller met a ban on this IP while we waited for it
                 continue
             except KaspiUnavailable as exc:  # the proxy (or Kaspi) does not answer
                 await self.pool.bench(route, exc.message)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from sauda.auth.deps import ScopeDep
 from sauda.db import SessionDep
@@ -14,6 +14,7 @@ from sauda.kaspi.offers import service
 from sauda.kaspi.offers.repository import OfferFilters, OfferRepository
 from sauda.kaspi.offers.schemas import (
     BatchIn,
+    BatchOfferOut,
     BatchOut,
     CompetitorOfferOut,
     CompetitorsOut,
@@ -72,17 +73,45 @@ async def push_price(
 
 
 @router.post("/offers/batch-enable", response_model=BatchOut, status_code=202, responses=KASPI_ERRORS)
-async def batch_enable(data: BatchIn, session: SessionDep, scope: ScopeDep, gateway: GatewayDep) -> BatchOut:
-    """Put offers on sale on every pickup point (batch pricefeed)."""
-    uploads = await service.set_on_sale(session, gateway, scope, data.offer_ids, available=True)
-    return BatchOut(offers=len(set(data.offer_ids)), uploads=uploads, available=True)
+async def batch_enable(
+    data: BatchIn, session: SessionDep, scope: ScopeDep, gateway: GatewayDep, response: Response
+) -> BatchOut:
+    """Put offers on sale on every pickup point (batch pricefeed); the answer says per offer
+    what was applied and what was not (see `BatchOut`)."""
+    result = await service.set_on_sale(session, gateway, scope, data.offer_ids, available=True)
+    return _batch_out(result, available=True, response=response)
 
 
 @router.post("/offers/batch-disable", response_model=BatchOut, status_code=202, responses=KASPI_ERRORS)
-async def batch_disable(data: BatchIn, session: SessionDep, scope: ScopeDep, gateway: GatewayDep) -> BatchOut:
-    """Take offers off sale (`available: no` on every pickup point)."""
-    uploads = await service.set_on_sale(session, gateway, scope, data.offer_ids, available=False)
-    return BatchOut(offers=len(set(data.offer_ids)), uploads=uploads, available=False)
+async def batch_disable(
+    data: BatchIn, session: SessionDep, scope: ScopeDep, gateway: GatewayDep, response: Response
+) -> BatchOut:
+    """Take offers off sale (`available: no` on every pickup point); the answer says per offer
+    what was applied and what was not (see `BatchOut`)."""
+    result = await service.set_on_sale(session, gateway, scope, data.offer_ids, available=False)
+    return _batch_out(result, available=False, response=response)
+
+
+def _batch_out(result: service.BatchResult, *, available: bool, response: Response) -> BatchOut:
+    applied = [BatchOfferOut(offer_id=i, status="applied", pricefeed_id=u) for i, u in result.applied.items()]
+    refused = [
+        BatchOfferOut(
+            offer_id=i, status="not_applied", reason=n.reason, detail=n.detail, retry_after=n.retry_after
+        )
+        for i, n in result.not_applied.items()
+    ]
+    waits = [n.retry_after for n in result.not_applied.values() if n.retry_after]
+    if waits:
+        response.headers["Retry-After"] = str(max(waits))
+    return BatchOut(
+        offers=len(applied) + len(refused),
+        uploads=list(dict.fromkeys(u for u in result.applied.values() if u)),
+        available=available,
+        applied=len(applied),
+        not_applied=len(refused),
+        retry_after=max(waits) if waits else None,
+        results=sorted(applied + refused, key=lambda r: r.offer_id),
+    )
 
 
 @router.get("/products/{master_sku}/offers", response_model=CompetitorsOut, responses=KASPI_ERRORS)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -79,14 +79,42 @@ class BatchIn(BaseModel):
     offer_ids: list[Id] = Field(min_length=1, max_length=2000)
 
 
+class BatchOfferOut(BaseModel):
+    offer_id: int
+    status: Literal["applied", "not_applied"] = Field(
+        description="applied: Kaspi took the upload (it shows a little later, after the next sync); "
+        "not_applied: nothing was sent for this offer"
+    )
+    pricefeed_id: str | None = Field(default=None, description="Kaspi's upload id, if it gave one")
+    reason: str | None = Field(
+        default=None,
+        description="why not: kaspi_rate_limited (the change budget), kaspi_store_locked, "
+        "kaspi_needs_login, kaspi_unavailable (no answer: the next sync shows whether Kaspi took "
+        "it), ... or offer_removed",
+    )
+    detail: str | None = None
+    retry_after: int | None = Field(default=None, description="seconds until it may be sent again")
+
+
 class BatchOut(BaseModel):
+    """A batch's answer per offer. Each store's change budget (250 per rolling 30 minutes) is
+    checked before anything is sent; what does not fit, or meets a lock or a failure on the way,
+    is `not_applied` with the reason and `retry_after` — send those ids again then. When nothing
+    at all was applied the route answers the error instead (429 with Retry-After, 409, ...)."""
+
     # exchange has a BatchOut too, so OpenAPI names both by module: keep the name API clients
     # already know (`sauda__kaspi__schemas__BatchOut`) from before Kaspi split into packages.
     __module__ = "sauda.kaspi.schemas"
 
-    offers: int
-    uploads: list[str]
+    offers: int = Field(description="offers asked for")
+    uploads: list[str] = Field(description="Kaspi's upload ids (a batch Kaspi took without an id has none)")
     available: bool
+    applied: int
+    not_applied: int
+    retry_after: int | None = Field(
+        description="when every offer not applied may be sent again (also the Retry-After header)"
+    )
+    results: list[BatchOfferOut] = Field(description="one per offer, by offer id")
 
 
 class CompetitorOfferOut(BaseModel):

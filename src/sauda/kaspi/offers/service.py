@@ -2,17 +2,20 @@
 competitors' offers of a product. Flushes, never commits; cabinet calls go through the store's
 session (`stores.service.with_cabinet`)."""
 
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.clock import now
 from sauda.errors import InvalidInput, NotFound
+from sauda.kaspi.client.errors import KaspiError
 from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.client.payloads import availability_item, is_on_sale, offer_row, price_item
 from sauda.kaspi.client.storefront import PublicOffer
 from sauda.kaspi.models import KaspiOffer, KaspiStore, OfferState
 from sauda.kaspi.offers.repository import OfferRepository
+from sauda.kaspi.proxies.pool import ProxyPool, pool_for
 from sauda.kaspi.stores.repository import StoreRepository
 from sauda.kaspi.stores.service import batch_call, ensure_usable, with_cabinet
 from sauda.tenancy import Scope
@@ -93,31 +96,87 @@ async def push_price(
     return upload
 
 
+@dataclass(frozen=True)
+class NotApplied:
+    reason: str  # the error's code (kaspi_rate_limited, kaspi_store_locked, ...) or offer_removed
+    detail: str
+    retry_after: int | None
+
+
+@dataclass
+class BatchResult:
+    """A batch's answer per offer: applied (Kaspi took the upload; None = it gave no id) or not."""
+
+    applied: dict[int, str | None] = field(default_factory=dict)
+    not_applied: dict[int, NotApplied] = field(default_factory=dict)
+    first_error: KaspiError | None = None
+
+    def refuse(self, offers: list[KaspiOffer], error: KaspiError) -> None:
+        self.first_error = self.first_error or error
+        why = NotApplied(error.code, error.message, getattr(error, "retry_after", None))
+        self.not_applied.update(dict.fromkeys((o.id for o in offers), why))
+
+
 async def set_on_sale(
     session: AsyncSession, gateway: KaspiGateway, scope: Scope, offer_ids: list[int], *, available: bool
-) -> list[str]:
-    """Put offers on or off sale through the batch pricefeed, store by store, in chunks."""
+) -> BatchResult:
+    """Put offers on or off sale through the batch pricefeed, store by store, in chunks.
+
+    Each store's change budget is checked before anything is sent: what fits is sent, the rest
+    (and whatever meets a lock or a failure on the way) is answered per offer as not applied,
+    with the reason and when to retry — a merchant always knows which offers changed. When
+    nothing was applied the first refusal is the answer itself (429 / 409 / ...)."""
     ids = sorted(set(offer_ids))
     offers = await OfferRepository(session, scope).by_ids(ids)
     missing = sorted(set(ids) - {o.id for o in offers})
     if missing:
         raise NotFound(f"Kaspi offers not found: {', '.join(map(str, missing[:20]))}")
-    uploads: list[str] = []
+    result = BatchResult()
     for store_id in sorted({o.store_id for o in offers}):
         store = await session.get_one(KaspiStore, store_id)
+        mine = sorted((o for o in offers if o.store_id == store_id), key=lambda o: o.id)
+        await _store_on_sale(session, gateway, store, mine, available=available, result=result)
+    if not result.applied and result.first_error is not None:
+        raise result.first_error
+    return result
+
+
+async def _store_on_sale(
+    session: AsyncSession,
+    gateway: KaspiGateway,
+    store: KaspiStore,
+    offers: list[KaspiOffer],
+    *,
+    available: bool,
+    result: BatchResult,
+) -> None:
+    gone = NotApplied("offer_removed", "The offer is no longer in the Kaspi cabinet", None)
+    result.not_applied.update({o.id: gone for o in offers if o.state is OfferState.removed})
+    todo = [o for o in offers if o.state is not OfferState.removed]
+    limiter, uid = gateway.limiter, store.merchant_uid or ""
+    try:
         ensure_usable(store)
-        uid = store.merchant_uid or ""
-        mine = [o for o in offers if o.store_id == store_id and o.state is not OfferState.removed]
-        size = gateway.kaspi.batch_size
-        for start in range(0, len(mine), size):
-            chunk = mine[start : start + size]
-            items = [availability_item(o, uid, available) for o in chunk]
+        await limiter.ensure_unlocked(uid)
+        fits = await limiter.changes_left(uid)
+    except KaspiError as exc:
+        result.refuse(todo, exc)
+        return
+    sending, over = todo[:fits], todo[fits:]
+    size = gateway.kaspi.batch_size
+    for start in range(0, len(sending), size):
+        chunk = sending[start : start + size]
+        items = [availability_item(o, uid, available) for o in chunk]
+        try:
             upload = await with_cabinet(session, gateway, store, batch_call(items))
-            uploads.append(upload)
-            for offer in chunk:
-                offer.pushed_available, offer.pushed_at, offer.pricefeed_id = available, now(), upload
-            await session.flush()
-    return uploads
+        except KaspiError as exc:  # a lock, an expired session, Kaspi down: the rest waits
+            result.refuse(sending[start:], exc)
+            break
+        for offer in chunk:
+            offer.pushed_available, offer.pushed_at, offer.pricefeed_id = available, now(), upload
+            result.applied[offer.id] = upload
+        await session.flush()
+    if over:
+        result.refuse(over, limiter.over_budget(await limiter.changes_wait(uid, len(over))))
 
 
 # --- competitors ----------------------------------------------------------------------------------
@@ -132,10 +191,20 @@ async def competitors(
     *,
     store_id: int | None,
 ) -> tuple[list[PublicOffer], int]:
-    """Everyone's offers of the product in the city, minus those of the caller's own stores."""
+    """Everyone's offers of the product in the city, minus those of the caller's own stores.
+    Looked up through the company's proxies like the demper's lookups, on an IP not cooling down."""
     stores = StoreRepository(session, scope)
     company_id = (await stores.get(store_id)).company_id if store_id is not None else None
     own = await stores.merchant_uids(company_id)
-    offers = await gateway.storefront().offers(master_sku, city_id)
+    if company_id is None and scope.company_ids is not None and len(scope.company_ids) == 1:
+        [company_id] = scope.company_ids
+    pool = (
+        await pool_for(session, gateway.redis, gateway.kaspi, company_id, gateway.decrypt)
+        if company_id is not None
+        else ProxyPool.direct(gateway.redis, gateway.kaspi)
+    )
+    offers = await pool.through_free_route(
+        lambda route: gateway.storefront(proxy=route.url, ip_key=route.key).offers(master_sku, city_id)
+    )
     others = [o for o in offers if o.merchant_id not in own]
     return others, len(offers) - len(others)

@@ -1,16 +1,20 @@
 """The proxy pool for storefront lookups: round-robin over a company's proxies (else the global
-ones, else direct), a proxy that fails or gets 403/405 is benched for a cool-down.
+ones, else direct). A route rests while it is benched (the proxy does not answer) or while its
+IP cools down after Kaspi refused it (the storefront client's one cool-down per IP, which every
+caller — demper, preorders, manual lookups — honours).
 
-Benching and the round-robin counter live in Redis, so every worker sees them at once; the
-counters shown as health (successes, failures, last error, benched until) are written back to
-`kaspi_proxies` after each demper run.
+Benching, cool-downs and the round-robin counter live in Redis, so every worker sees them at
+once; the counters shown as health (successes, failures, last error, benched until) are written
+back to `kaspi_proxies` after each demper run.
 """
 
 import logging
+import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
@@ -19,11 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.clock import now
 from sauda.config import KaspiSettings
+from sauda.kaspi.client.errors import KaspiBlocked, KaspiCoolingDown
+from sauda.kaspi.client.ratelimit import cooldown_key
 from sauda.kaspi.models import KaspiProxy
 from sauda.kaspi.proxies.repository import ProxyRepository
 from sauda.tenancy import Scope
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _PREFIX = "sauda:kaspi:proxy"
 
 
@@ -84,18 +91,45 @@ class ProxyPool:
         return f"{_PREFIX}:bench:{route.key}"
 
     async def pick(self) -> Route | None:
-        """The next route not on the bench, round-robin across every worker; None if all rest."""
+        """The next route neither benched nor cooling down, round-robin across every worker;
+        None if all rest."""
         start = int(await self.redis.incr(f"{_PREFIX}:rr:{self.name}"))
         for n in range(len(self.routes)):
             route = self.routes[(start + n) % len(self.routes)]
-            if not await self.redis.exists(self._bench_key(route)):
+            if not await self.redis.exists(self._bench_key(route), cooldown_key(route.key)):
                 self.used[route.key] += 1
                 return route
         return None
 
+    async def through_free_route(self, lookup: Callable[[Route], Awaitable[T]]) -> T:
+        """`lookup` through a route that may send now, and after a refusal through the next free
+        one. None left: Kaspi's refusal just met (503), else KaspiCoolingDown (429, Retry-After)."""
+        refused: KaspiBlocked | None = None
+        for _ in self.routes:
+            route = await self.pick()
+            if route is None:
+                break
+            try:
+                return await lookup(route)
+            except KaspiBlocked as exc:
+                refused = exc
+            except KaspiCoolingDown:
+                continue  # another caller met a ban on it meanwhile
+        if refused is not None:
+            raise refused
+        wait = max(math.ceil(await self.rest_seconds()), 1)
+        raise KaspiCoolingDown(
+            f"Kaspi's storefront refused every outgoing IP a moment ago; try again in {wait} s",
+            retry_after=wait,
+        )
+
+    async def _rest_ms(self, route: Route) -> int:
+        keys = (self._bench_key(route), cooldown_key(route.key))
+        return max([int(await self.redis.pttl(k)) for k in keys])
+
     async def rest_seconds(self) -> float:
-        """How long until the first benched route is back."""
-        waits = [int(await self.redis.pttl(self._bench_key(r))) for r in self.routes]
+        """How long until the first resting route is back."""
+        waits = [await self._rest_ms(r) for r in self.routes]
         return max(min(waits), 0) / 1000 if waits else 0.0
 
     async def bench(self, route: Route, reason: str, *, seconds: int | None = None) -> int:
@@ -107,13 +141,18 @@ class ProxyPool:
             seconds = kaspi.proxy_bench_seconds if route.id is not None else kaspi.storefront_cooldown_seconds
         await self.redis.set(self._bench_key(route), reason[:200], ex=seconds)
         log.warning("kaspi proxy %s benched for %s s: %s", route.label, seconds, reason)
+        self.failed(route, reason, seconds)
+        return seconds
+
+    def failed(self, route: Route, reason: str, seconds: int) -> None:
+        """Count a failure in the route's health; after a storefront refusal the client has
+        already started the IP's cool-down, so nothing more is needed to rest it."""
         if route.id is not None:
             health = self.health.setdefault(route.id, Health())
             health.failed += 1
             health.last_error = reason[:500]
             health.last_failed_at = now()
             health.benched_until = health.last_failed_at + timedelta(seconds=seconds)
-        return seconds
 
     def succeeded(self, route: Route) -> None:
         if route.id is not None:
@@ -137,12 +176,17 @@ class ProxyPool:
         await session.flush()
 
 
+def _rest_keys(proxy_id: int) -> tuple[str, str]:
+    return f"{_PREFIX}:bench:proxy-{proxy_id}", cooldown_key(f"proxy-{proxy_id}")
+
+
 async def bench_seconds(redis: Redis, proxy_id: int) -> int:
-    return max(int(await redis.ttl(f"{_PREFIX}:bench:proxy-{proxy_id}")), 0)
+    """How long the proxy still rests: benched, or its IP cooling down after a refusal."""
+    return max([int(await redis.ttl(k)) for k in _rest_keys(proxy_id)] + [0])
 
 
 async def unbench(redis: Redis, proxy_id: int) -> None:
-    await redis.delete(f"{_PREFIX}:bench:proxy-{proxy_id}")
+    await redis.delete(*_rest_keys(proxy_id))
 
 
 async def pool_for(

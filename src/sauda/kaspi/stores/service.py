@@ -20,6 +20,7 @@ from sauda.kaspi.client.errors import (
     KaspiCodeInvalid,
     KaspiCodeRequired,
     KaspiError,
+    KaspiFlood,
     KaspiLoginInProgress,
     KaspiNeedsLogin,
     KaspiNoPendingLogin,
@@ -31,6 +32,7 @@ from sauda.kaspi.client.gateway import KaspiGateway
 from sauda.kaspi.client.http import StoredCookies
 from sauda.kaspi.client.login import LoginStep
 from sauda.kaspi.client.payloads import offer_row
+from sauda.kaspi.client.ratelimit import CodeFlood
 from sauda.kaspi.models import KaspiStore, OfferState, StoreStatus
 from sauda.kaspi.offers.repository import OfferRepository
 from sauda.kaspi.stores.repository import StoreRepository
@@ -95,12 +97,20 @@ class LoginResult:
 
 
 @asynccontextmanager
-async def _one_login(gateway: KaspiGateway, store: KaspiStore) -> AsyncIterator[None]:
+async def _one_login(gateway: KaspiGateway, store: KaspiStore, *, sends_code: bool) -> AsyncIterator[None]:
+    """One login per store at a time; a step that may make Kaspi send a code waits out the
+    store's MFA_SEND_FLOOD break here (asking Kaspi during it only restarts the break)."""
+    flood = CodeFlood(gateway.redis, store.id)
+    if sends_code:
+        await flood.ensure_over()
     lock = gateway.login_lock(store.id)
     if not await lock.acquire():
         raise KaspiLoginInProgress("A login to this Kaspi store is already running; wait for it to finish")
     try:
         yield
+    except KaspiFlood as exc:
+        await flood.remember(exc.retry_after)
+        raise
     finally:
         await lock.release()
 
@@ -111,7 +121,7 @@ async def login_with_password(
     email = str(data.email or store.login_email or "")
     if not email:
         raise InvalidInput.for_field("email", "required: the store has no login_email")
-    async with _one_login(gateway, store):
+    async with _one_login(gateway, store, sends_code=True):
         if gateway.login_mode(data.mode) == "browser":
             step = await gateway.browser_login().password(email, data.password)
         else:
@@ -134,7 +144,7 @@ async def start_sms_login(
     phone = data.phone or store.login_phone
     if not phone:
         raise InvalidInput.for_field("phone", "required: the store has no login_phone")
-    async with _one_login(gateway, store):
+    async with _one_login(gateway, store, sends_code=True):
         if gateway.login_mode(data.mode) == "browser":
             step = await gateway.browser_login().phone(phone)
         else:
@@ -150,7 +160,7 @@ async def verify_code(
     session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, code: str, *, kind: str
 ) -> LoginResult:
     """Finish a pending login with the code Kaspi sent, in whichever process gets the request."""
-    async with _one_login(gateway, store):
+    async with _one_login(gateway, store, sends_code=False):
         pending = await gateway.load_pending(store.id)
         if pending is None or pending.get("kind") != kind:
             raise KaspiNoPendingLogin(
@@ -213,7 +223,7 @@ async def _relogin(session: AsyncSession, gateway: KaspiGateway, store: KaspiSto
         raise KaspiNeedsLogin(store.status_reason or "")
     secret = gateway.decrypt(store.credentials_encrypted)
     try:
-        async with _one_login(gateway, store):
+        async with _one_login(gateway, store, sends_code=True):
             step = await _password_step(gateway, secret["email"], secret["password"])
             if not step.done:
                 pending = {
@@ -240,10 +250,12 @@ async def _password_step(gateway: KaspiGateway, email: str, password: str) -> Lo
         return await login.password(email, password)
 
 
-def ensure_usable(store: KaspiStore) -> None:
+def ensure_usable(store: KaspiStore, *, during_lock: bool = False) -> None:
+    """Logged in, and — unless the call is one Kaspi's pricefeed lock leaves alone (the session
+    probe) — not locked."""
     if store.status is not StoreStatus.active or store.session_encrypted is None:
         raise KaspiNeedsLogin(store.status_reason or "The store is not logged in to Kaspi yet")
-    if store.locked_until is not None and store.locked_until > now():
+    if not during_lock and store.locked_until is not None and store.locked_until > now():
         seconds = int((store.locked_until - now()).total_seconds()) + 1
         raise KaspiStoreLocked(
             f"Kaspi limited this store; it is left alone for {seconds} s", retry_after=seconds
@@ -255,9 +267,11 @@ async def with_cabinet(
     gateway: KaspiGateway,
     store: KaspiStore,
     call: Callable[[CabinetClient], Awaitable[T]],
+    *,
+    during_lock: bool = False,
 ) -> T:
     """Run `call` with the store's session; on 401 re-login once and run it again."""
-    ensure_usable(store)
+    ensure_usable(store, during_lock=during_lock)
     try:
         try:
             return await _run(session, gateway, store, call)
@@ -288,8 +302,9 @@ async def _run(
     return result
 
 
-def batch_call(items: list[dict[str, Any]]) -> Callable[[CabinetClient], Awaitable[str]]:
-    """A call that sends `items` through the batch pricefeed (for `with_cabinet`)."""
+def batch_call(items: list[dict[str, Any]]) -> Callable[[CabinetClient], Awaitable[str | None]]:
+    """A call that sends `items` through the batch pricefeed (for `with_cabinet`); None when
+    Kaspi took the batch without giving an upload id."""
     return lambda cabinet: cabinet.push_batch(items)
 
 
@@ -300,7 +315,7 @@ async def check_session(session: AsyncSession, gateway: KaspiGateway, store: Kas
     if store.status is StoreStatus.needs_login:
         store.status = StoreStatus.active  # let the probe decide
     try:
-        await with_cabinet(session, gateway, store, lambda cabinet: cabinet.merchants())
+        await with_cabinet(session, gateway, store, lambda cabinet: cabinet.merchants(), during_lock=True)
     except KaspiNeedsLogin:
         return False
     return True

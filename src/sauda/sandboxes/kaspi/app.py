@@ -13,12 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from sauda import clock
 from sauda.sandboxes.kaspi import auth, cabinet, control, storefront
-from sauda.sandboxes.kaspi.state import AUTH, CABINET, SHOP, SandboxState
-
-BOT_WALL = (
-    "<!doctype html><html><head><title>Проверка</title></head><body>"
-    "<h1>Подтвердите, что вы не робот</h1><div class='captcha'></div></body></html>"
-)
+from sauda.sandboxes.kaspi.state import AUTH, BOT_WALL, CABINET, SHOP, Received, SandboxState, client_ip
 
 
 def create_sandbox(state: SandboxState | None = None) -> FastAPI:
@@ -38,12 +33,23 @@ def _area(path: str) -> str | None:
 
 
 async def faults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Apply the uploads now due, count the request, then play the faults switched on."""
+    """Apply the uploads now due, count the request, play the faults switched on, and record
+    every request with its answer (tests count what reached Kaspi, refused or not)."""
     state: SandboxState = request.app.state.kaspi
     state.apply_due()
     area = _area(request.url.path)
     if area is None:
         return await call_next(request)
+    response = await _answer(state, area, request, call_next)
+    state.received.append(
+        Received(area, request.method, request.url.path, response.status_code, client_ip(request))
+    )
+    return response
+
+
+async def _answer(
+    state: SandboxState, area: str, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
     state.requests[area] += 1
     # Limits count arrivals; the latency below stands for the network after that.
     request.state.arrived = clock.monotonic()

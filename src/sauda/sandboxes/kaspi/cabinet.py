@@ -1,5 +1,7 @@
 """The merchant cabinet (mc.shop.kaspi.kz): the OAuth2 code flow that opens a session, the
-session probe, offers, and the pricefeed uploads Kaspi applies a little later (KASPI.md)."""
+session probe, offers, and the pricefeed uploads Kaspi applies a little later (KASPI.md): more
+than the rate or the rolling change budget earns a 429 and the lock, and every request during
+the lock starts it again."""
 
 import copy
 import secrets
@@ -140,9 +142,13 @@ async def _pricefeed(state: SandboxState, request: Request, *, batch: bool) -> R
         return JSONResponse({"error": "bad payload"}, 400)
     if any(str(i.get("merchantUid")) != merchant.uid for i in items):
         return JSONResponse({"error": "merchantUid mismatch"}, 403)
+    if state.changes_refused(merchant.uid, len(items)):
+        return JSONResponse({"error": "Too many requests"}, 429)
     upload = secrets.token_hex(12)
     state.pricefeed.append({"id": upload, "uid": merchant.uid, "items": copy.deepcopy(items)})
     state.apply_later(merchant.uid, items)
+    if batch and state.faults.batch_without_id:
+        return JSONResponse({})
     return JSONResponse({"id": upload})
 
 

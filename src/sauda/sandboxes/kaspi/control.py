@@ -26,7 +26,9 @@ async def show_codes(state: StateDep) -> dict[str, str]:
 @router.post("/faults")
 async def set_faults(values: dict[str, Any], state: StateDep) -> dict[str, Any]:
     """Switch faults on/off, e.g. `{"code_required": true}`, `{"bot_wall": ["storefront"]}`,
-    `{"delay_seconds": 30}`, `{"fail_next": {"cabinet": [500, 502]}}`."""
+    `{"delay_seconds": 30}`, `{"fail_next": {"cabinet": [500, 502]}}`,
+    `{"storefront_ban_page": true}` (a banned IP gets the HTML bot wall),
+    `{"batch_without_id": true}` (the batch pricefeed answers 200 without an `id`)."""
     for key, value in values.items():
         if not hasattr(state.faults, key):
             return {"error": f"unknown fault {key}"}
@@ -53,7 +55,8 @@ async def set_competitors(master_sku: str, offers: list[dict[str, Any]], state: 
 
 @router.post("/limits")
 async def set_limits(values: dict[str, float], state: StateDep) -> dict[str, Any]:
-    """Change Kaspi's limits, e.g. `{"storefront_per_second": 10, "pricefeed_per_second": 2}`."""
+    """Change Kaspi's limits, e.g. `{"storefront_per_second": 10, "pricefeed_per_second": 2}`,
+    `{"changes_per_window": 250, "changes_window_seconds": 1800}`, `{"flood_break_seconds": 122}`."""
     for key, value in values.items():
         if not hasattr(state.limits, key):
             return {"error": f"unknown limit {key}"}
@@ -67,6 +70,7 @@ async def stats(state: StateDep) -> dict[str, Any]:
     return {
         "requests": dict(state.requests),
         "refused": dict(state.refused),
+        "received": len(state.received),
         "storefront_by_ip": dict(state.storefront_by_ip),
         "pricefeed_uploads": len(state.pricefeed),
         "pricefeed_items": sum(len(u["items"]) for u in state.pricefeed),

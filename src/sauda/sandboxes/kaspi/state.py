@@ -18,6 +18,10 @@ from sauda.sandboxes.kaspi.merchants import SandboxMerchant, SandboxOffer, compe
 # Where each Kaspi host answers on the sandbox's one origin.
 AUTH, CABINET, SHOP = "/idmc", "/mc", "/shop"
 CITIES = ("750000000", "710000000", "511010000", "351010000")
+BOT_WALL = (
+    "<!doctype html><html><head><title>Проверка</title></head><body>"
+    "<h1>Подтвердите, что вы не робот</h1><div class='captcha'></div></body></html>"
+)
 
 
 @dataclass
@@ -29,6 +33,8 @@ class Faults:
     html_instead_of_json: set[str] = field(default_factory=set)  # areas answering 200 HTML
     delay_seconds: float = 0.0  # every answer of the protocol areas comes this late
     fail_next: dict[str, list[int]] = field(default_factory=dict)  # area -> statuses to answer next
+    storefront_ban_page: bool = False  # a banned IP gets the HTML bot wall (403) instead of JSON
+    batch_without_id: bool = False  # the batch pricefeed answers 200 `{}`, applying it all the same
 
 
 @dataclass
@@ -37,10 +43,24 @@ class Limits:
     storefront_block_seconds: float = 10.0
     pricefeed_per_second: int = 3  # more within one second: 429 and a lock of lock_seconds
     lock_seconds: float = 1800.0
+    # Changes (items) per merchant in any rolling window; more: 429 and the lock, as above.
+    changes_per_window: int = 250
+    changes_window_seconds: float = 1800.0
     apply_delay_seconds: float = 2.0  # pricefeed changes show up this much later
     max_code_sends: int = 3  # per phone/email in code_window_seconds, then MFA_SEND_FLOOD
     code_window_seconds: float = 600.0
     flood_break_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request of a protocol area as the sandbox answered it."""
+
+    area: str
+    method: str
+    path: str
+    status: int
+    ip: str
 
 
 @dataclass
@@ -110,6 +130,7 @@ class SandboxState:
         self.sessions: dict[str, str] = {}
         self.codes: dict[str, str] = {}  # phone/email -> last code sent
         self.code_sends: dict[str, deque[float]] = {}
+        self.flood_until: dict[str, float] = {}  # phone/email -> end of its MFA_SEND_FLOOD break
         self.logins: Counter[str] = Counter()
         self.pricefeed: list[dict[str, Any]] = []
         # Uploads Kaspi has taken but not applied yet: (due on the clock, merchant uid, items).
@@ -117,9 +138,11 @@ class SandboxState:
         self.scheduled: list[tuple[float, str, list[dict[str, Any]]]] = []
         self.requests: Counter[str] = Counter()  # arrived, by area
         self.answered: Counter[str] = Counter()  # answered (past any delay), by area
+        self.received: list[Received] = []  # every protocol request, answered, in order
         self._storefront_hits: dict[str, deque[float]] = {}
         self._storefront_blocked: dict[str, float] = {}
         self._pricefeed_hits: dict[str, deque[float]] = {}
+        self._changes: dict[str, deque[tuple[float, int]]] = {}  # uid -> (when, items) accepted
         self.locked_until: dict[str, float] = {}
         # Scripted competitor moves: each lookup of a product applies its next list (a competitor
         # reacting to us), e.g. `moves["113744000"] = [[competitor("M1", "A", 900)], ...]`.
@@ -160,6 +183,16 @@ class SandboxState:
     def last_code(self, who: str) -> str:
         return self.codes[who]
 
+    def count(self, path_end: str, *, status: int | None = None, ip: str | None = None) -> int:
+        """Requests received on a path ending with `path_end` (answered `status`, from `ip`)."""
+        return sum(
+            1
+            for r in self.received
+            if r.path.endswith(path_end)
+            and (status is None or r.status == status)
+            and (ip is None or r.ip == ip)
+        )
+
     def summary(self) -> dict[str, Any]:
         return {
             "merchants": [
@@ -184,6 +217,8 @@ class SandboxState:
     def _storefront_refused(self, ip: str, arrived: float | None) -> bool:
         now = arrived or clock.monotonic()
         if self._storefront_blocked.get(ip, 0) > now:
+            # Asking during the ban only prolongs it, as Kaspi does.
+            self._storefront_blocked[ip] = now + self.limits.storefront_block_seconds
             return True
         hits = _recent(self._storefront_hits.setdefault(ip, deque()), now)
         if len(hits) > self.limits.storefront_per_second:
@@ -194,14 +229,27 @@ class SandboxState:
     def pricefeed_refused(self, uid: str) -> bool:
         now = clock.monotonic()
         if self.locked_until.get(uid, 0) > now:
-            self.refused["pricefeed"] += 1
-            return True
+            return self._lock(uid, now)  # every request during the lock starts it again
         hits = _recent(self._pricefeed_hits.setdefault(uid, deque()), now)
         if len(hits) > self.limits.pricefeed_per_second:
-            self.locked_until[uid] = now + self.limits.lock_seconds
-            self.refused["pricefeed"] += 1
-            return True
+            return self._lock(uid, now)
         return False
+
+    def changes_refused(self, uid: str, changes: int) -> bool:
+        """More than `changes_per_window` items in the rolling window: 429 and the lock."""
+        now = clock.monotonic()
+        taken = self._changes.setdefault(uid, deque())
+        while taken and taken[0][0] <= now - self.limits.changes_window_seconds:
+            taken.popleft()
+        if sum(n for _, n in taken) + changes > self.limits.changes_per_window:
+            return self._lock(uid, now)
+        taken.append((now, changes))
+        return False
+
+    def _lock(self, uid: str, now: float) -> bool:
+        self.locked_until[uid] = now + self.limits.lock_seconds
+        self.refused["pricefeed"] += 1
+        return True
 
     def public_offers(self, master_sku: str, city: str) -> list[dict[str, Any]]:
         """What the storefront shows for a product: scripted competitors plus every sandbox
@@ -223,15 +271,24 @@ class SandboxState:
         if self.faults.flood_seconds is not None:
             return self.faults.flood_seconds
         now = clock.monotonic()
+        if self.flood_until.get(who, 0) > now:
+            # Asking during the break earns a fresh break, as Kaspi does.
+            return self._flood(who, now)
         sends = self.code_sends.setdefault(who, deque())
         while sends and sends[0] <= now - self.limits.code_window_seconds:
             sends.popleft()
         if len(sends) >= self.limits.max_code_sends:
-            return self.limits.flood_break_seconds
+            sends.clear()  # the break is the penalty: after it the sends count afresh
+            return self._flood(who, now)
         sends.append(now)
         self.codes[who] = self.fixed_code or f"{secrets.randbelow(10**6):06d}"
         print(f"[kaspi-sandbox] code for {who}: {self.codes[who]}", flush=True)
         return None
+
+    def _flood(self, who: str, now: float) -> int:
+        self.flood_until[who] = now + self.limits.flood_break_seconds
+        self.refused["auth"] += 1
+        return self.limits.flood_break_seconds
 
     # --- pricefeed ----------------------------------------------------------------------------
     def apply_later(self, uid: str, items: list[dict[str, Any]]) -> None:
@@ -282,6 +339,13 @@ def _recent(hits: deque[float], now: float) -> list[float]:
     while hits and hits[0] <= hits[-1] - 1.0:
         hits.popleft()
     return [h for h in hits if now - 1.0 < h <= now]
+
+
+def client_ip(request: Request) -> str:
+    """Behind a proxy every caller is 127.0.0.1 here: the test proxies name their outgoing
+    "IP" in X-Forwarded-For, as a real proxy chain would."""
+    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    return forwarded or (request.client.host if request.client else "?")
 
 
 def sandbox_state(request: Request) -> SandboxState:

@@ -1,12 +1,13 @@
 """The public storefront (kaspi.kz): every merchant's offer of a product in a city, POST only,
-refused (403) for a while to an IP that asks too often (KASPI.md "Competitors")."""
+refused (403, or the HTML bot wall) for a while to an IP that asks too often, and longer to one
+that keeps asking while refused (KASPI.md "Competitors")."""
 
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from sauda.sandboxes.kaspi.state import SHOP, StateDep
+from sauda.sandboxes.kaspi.state import BOT_WALL, SHOP, StateDep, client_ip
 
 router = APIRouter(prefix=SHOP, include_in_schema=False)
 
@@ -15,11 +16,10 @@ router = APIRouter(prefix=SHOP, include_in_schema=False)
 async def public_offers(request: Request, state: StateDep, master_sku: str) -> Response:
     if request.method != "POST":
         return JSONResponse({"error": "Method Not Allowed"}, 405)
-    # Behind a proxy every caller is 127.0.0.1 here: the test proxies name their outgoing
-    # "IP" in X-Forwarded-For, as a real proxy chain would.
-    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-    ip = forwarded or (request.client.host if request.client else "?")
+    ip = client_ip(request)
     if state.storefront_refused(ip, getattr(request.state, "arrived", None)):
+        if state.faults.storefront_ban_page:
+            return HTMLResponse(BOT_WALL, 403)
         return JSONResponse({"error": "Forbidden"}, 403)
     try:
         body = json.loads(await request.body())
