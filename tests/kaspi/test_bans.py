@@ -39,7 +39,8 @@ async def _on_sale(kaspi: Kaspi, n: int) -> list[dict[str, Any]]:
 
 
 async def _push(kaspi: Kaspi, offer_id: int, price: int = 1990) -> Any:
-    return await kaspi.call("POST", f"/offers/{offer_id}/price", json={"price": price})
+    # Far from the demo prices on purpose: confirmed, as the typo guard asks.
+    return await kaspi.call("POST", f"/offers/{offer_id}/price", json={"price": price, "confirm": True})
 
 
 async def _lookup(kaspi: Kaspi) -> Any:

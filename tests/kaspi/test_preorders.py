@@ -252,7 +252,9 @@ async def test_an_empty_preorder_cell_is_in_stock_and_changes_nothing(
     assert response.json() == {"rows": 3, "saved": 1, "skipped": 2, "errors": []}
     await run_worker()
     assert [i["sku"] for u in sandbox.pricefeed for i in u["items"]] == [f"{PHONE}_1"]
-    assert int(await redis.get(f"sauda:kaspi:changes:{UID}") or 0) == 1  # one change of the budget
+    # One change of the rolling budget (its members are "<token>:<changes>").
+    reserved = await redis.zrange(f"sauda:kaspi:changes-window:{UID}", 0, -1)
+    assert sum(int(member.split(b":")[-1]) for member in reserved) == 1
     listed = (await kaspi.call("GET", "/preorders", params={"store_id": store["id"]})).json()
     assert [p["days"] for p in listed["items"]] == [5]
 
