@@ -96,5 +96,9 @@ class KaspiGateway:
     async def pending_ttl(self, store_id: int) -> int:
         return max(int(await self.redis.ttl(_PENDING.format(store_id))), 0)
 
+    async def keep_pending(self, store_id: int, pending: dict[str, Any]) -> None:
+        """Store the pending login's new state (a rotated cookie) without extending its time."""
+        await self.redis.set(_PENDING.format(store_id), self.encrypt(pending), xx=True, keepttl=True)
+
     async def drop_pending(self, store_id: int) -> None:
         await self.redis.delete(_PENDING.format(store_id))

@@ -156,16 +156,18 @@ async def verify_code(
                 f"No {'SMS' if kind == 'phone' else 'email'} login is waiting for a code "
                 "(it expired or was never started); start the login again"
             )
-        try:
-            async with gateway.json_login(pending["cookies"]) as login:
+        async with gateway.json_login(pending["cookies"]) as login:
+            try:
                 if kind == "phone":
                     step = await login.sms_code(code)
                 else:
                     step = await login.email_code(pending["email"], code)
-        except (KaspiCodeInvalid, KaspiNoPendingLogin) as exc:
-            if exc.retry_from_scratch:  # too many wrong codes, or Kaspi forgot the login
-                await gateway.drop_pending(store.id)
-            raise
+            except (KaspiCodeInvalid, KaspiNoPendingLogin) as exc:
+                if exc.retry_from_scratch:  # too many wrong codes, or Kaspi forgot the login
+                    await gateway.drop_pending(store.id)
+                else:  # a wrong code: the next try must carry the cookie Kaspi rotated with it
+                    await gateway.keep_pending(store.id, pending | {"cookies": login.cookies()})
+                raise
         await gateway.drop_pending(store.id)
         # An email login remembers the password only if asked to; an SMS login leaves it as it was.
         remembered = pending.get("credentials") if kind == "email" else _KEEP
