@@ -55,7 +55,8 @@ async def test_the_sandbox_refuses_a_login_post_not_opened_by_the_login_page(
         assert rotated != opened
 
         code = {"_c": sandbox.last_code(MASKED_PHONE)}
-        stale = await http.post("/api/p/login", json=code, cookies={"MS_AUTH_SSO": opened})
+        async with httpx.AsyncClient(base_url=http.base_url, cookies={"MS_AUTH_SSO": opened}) as replay:
+            stale = await replay.post("/api/p/login", json=code)
         assert (stale.status_code, stale.json()) == (401, {"errorCode": "TIMEOUT_EXCEEDED"})
         done = await http.post("/api/p/login", json=code)
         assert done.status_code == 200, done.text

@@ -115,6 +115,8 @@ class KaspiNoPendingLogin(KaspiError):
 
 
 class KaspiLoginFailed(KaspiError):
+    """Kaspi refused a login step in a way that is neither the merchant's input nor a bot wall."""
+
     status_code = 502
     code = "kaspi_login_failed"
 
@@ -124,6 +126,6 @@ KASPI_ERRORS: dict[int | str, dict[str, str]] = {
     400: {"description": "kaspi_wrong_credentials, kaspi_code_invalid"},
     409: {"description": "kaspi_code_required, kaspi_needs_login, kaspi_login_in_progress, ..."},
     429: {"description": "kaspi_code_flood / kaspi_store_locked / kaspi_rate_limited (see Retry-After)"},
-    502: {"description": "kaspi_unavailable: Kaspi timed out or failed"},
+    502: {"description": "kaspi_unavailable (timeout, 5xx), kaspi_login_failed (Kaspi refused a login)"},
     503: {"description": "kaspi_blocked: Kaspi's bot protection refused us"},
 }

@@ -88,7 +88,7 @@ def login_error(status: int, body: Any, *, first_step: bool = False) -> KaspiErr
     if code == "TIMEOUT_EXCEEDED":
         return KaspiLoginFailed(
             "Kaspi refused the login: it did not recognise the login session its login page had "
-            f"just opened ({status} TIMEOUT_EXCEEDED); try again later"
+            f"just opened ({status} TIMEOUT_EXCEEDED)"
         )
     return KaspiLoginFailed(f"Kaspi refused the login ({status} {code or 'without an error code'})")
 
