@@ -53,6 +53,12 @@ async def test_the_sandbox_refuses_a_login_post_not_opened_by_the_login_page(
         assert sent.status_code == 200, sent.text
         rotated = http.cookies["MS_AUTH_SSO"]
         assert rotated != opened
+        cabinet = f"{sandbox_url}/mc/oauth2/authorization/1"
+        async with httpx.AsyncClient(cookies={"MS_AUTH_SSO": rotated}) as early:
+            # the OAuth chain before the code step: back to the login page, no cabinet session
+            answer = await early.get(cabinet, follow_redirects=True)
+            assert answer.url.path == "/idmc/login"
+            assert "mc-session" not in early.cookies
 
         code = {"_c": sandbox.last_code(MASKED_PHONE)}
         async with httpx.AsyncClient(base_url=http.base_url, cookies={"MS_AUTH_SSO": opened}) as replay:
@@ -61,6 +67,8 @@ async def test_the_sandbox_refuses_a_login_post_not_opened_by_the_login_page(
         done = await http.post("/api/p/login", json=code)
         assert done.status_code == 200, done.text
         assert done.json()["redirectUrl"]
+        assert (await http.get(cabinet, follow_redirects=True)).status_code == 200
+        assert "mc-session" in http.cookies
 
 
 @pytest.mark.browser

@@ -45,10 +45,10 @@ def _rotate(state: SandboxState, response: Response, old: str | None, step: SsoS
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, state: StateDep) -> Response:
-    """Opening the page starts a new login session: an older one of this browser ends."""
+async def login_page(state: StateDep) -> Response:
+    """Opening the page starts a new login session (the only way to get one)."""
     page = HTMLResponse(_login_page(f"{CABINET}/oauth2/authorization/1"))
-    return _rotate(state, page, request.cookies.get(SSO_COOKIE), SsoStep("start"))
+    return _rotate(state, page, None, SsoStep("start"))
 
 
 @router.post("/api/p/login")
