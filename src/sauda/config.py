@@ -123,6 +123,8 @@ class KaspiSettings(BaseModel):
     max_rate_wait_seconds: float = 30.0
     pending_login_seconds: int = 600
     login_lock_seconds: int = 180
+    # A job meeting an expired session while another process logs the store in waits this long.
+    login_wait_seconds: float = 60.0
     page_size: int = 100
     batch_size: int = 100
     default_city_id: str = "750000000"

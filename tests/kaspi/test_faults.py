@@ -4,10 +4,13 @@ timeouts, HTML bot walls. The client must keep Kaspi's limits itself and never c
 import asyncio
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from sauda.config import KaspiSettings, Settings
+from sauda.kaspi.client.ratelimit import LoginLock
+from sauda.kaspi.stores import service
 from sauda.kaspi.tasks import sync_kaspi_stores
 from sauda.sandboxes.kaspi import SandboxState
 from sauda.worker import cron_jobs
@@ -33,6 +36,11 @@ async def _offer_ids(kaspi: Kaspi, n: int) -> list[int]:
 async def _push(kaspi: Kaspi, offer_id: int, price: int = 1990) -> Any:
     body = {"price": price, "confirm": True}  # far from the demo prices: confirmed on purpose
     return await kaspi.call("POST", f"/offers/{offer_id}/price", json=body)
+
+
+async def _job(kaspi: Kaspi, job_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = (await kaspi.client.get(f"/api/v1/jobs/{job_id}", headers=kaspi.headers)).json()
+    return body
 
 
 # --- pricefeed: per-merchant rate, 429 and the lock ----------------------------------------------
@@ -154,9 +162,11 @@ async def test_expired_session_without_password_stops_the_store(
     after = (await kaspi.call("GET", f"/stores/{store['id']}")).json()
     assert after["status"] == "needs_login"
     assert "expired" in after["status_reason"]
-    # and every later call says so without asking Kaspi
+    # and every later call says so, and what to do, without asking Kaspi
     before = sandbox.requests["cabinet"]
-    assert (await _push(kaspi, offer_id)).json()["error"] == "kaspi_needs_login"
+    refused = (await _push(kaspi, offer_id)).json()
+    assert refused["error"] == "kaspi_needs_login"
+    assert f"POST /api/v1/kaspi/stores/{store['id']}/login" in refused["detail"]
     assert sandbox.requests["cabinet"] == before
 
 
@@ -174,6 +184,107 @@ async def test_sync_job_marks_needs_login(
     row = await stored(factory, store["id"])
     assert row.status.value == "needs_login"
     assert row.last_sync_error is not None
+
+
+async def test_a_relogin_kaspi_refuses_stops_the_store_until_someone_logs_in(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker
+) -> None:
+    store = await _synced_store(kaspi, run_worker, remember_credentials=True)
+    offer_id = (await _offer_ids(kaspi, 1))[0]
+    sandbox.expire_sessions()
+    sandbox.faults.forget_login_sessions = True
+    response = await kaspi.call("POST", f"/stores/{store['id']}/sync")
+    await run_worker()
+    job = await _job(kaspi, response.json()["job_id"])
+    assert (job["status"], job["attempts"]) == ("failed", 1)
+    assert "KaspiNeedsLogin" in job["error"]
+    after = (await kaspi.call("GET", f"/stores/{store['id']}")).json()
+    assert after["status"] == "needs_login"
+    assert "TIMEOUT_EXCEEDED" in after["status_reason"]
+
+    # no more doomed logins: syncs and pushes fail at once, saying what to do
+    before = dict(sandbox.requests)
+    sync = await kaspi.call("POST", f"/stores/{store['id']}/sync")
+    assert (sync.status_code, sync.json()["error"]) == (409, "kaspi_needs_login")
+    assert f"POST /api/v1/kaspi/stores/{store['id']}/login" in sync.json()["detail"]
+    assert (await _push(kaspi, offer_id)).json()["error"] == "kaspi_needs_login"
+    assert dict(sandbox.requests) == before
+
+    sandbox.faults.forget_login_sessions = False
+    assert (await kaspi.login(store["id"])).json()["store"]["status"] == "active"
+    assert (await kaspi.call("POST", f"/stores/{store['id']}/sync")).status_code == 202
+
+
+async def test_sync_of_a_logged_out_store_is_409_at_once(kaspi: Kaspi, run_worker: RunWorker) -> None:
+    store = await kaspi.new_store()
+    for _ in ("never logged in", "logged out"):
+        response = await kaspi.call("POST", f"/stores/{store['id']}/sync")
+        assert response.status_code == 409, response.text
+        assert response.json()["error"] == "kaspi_needs_login"
+        detail = response.json()["detail"]
+        assert f"Store {store['id']} is not logged in to Kaspi" in detail
+        assert f"POST /api/v1/kaspi/stores/{store['id']}/login" in detail
+        await kaspi.login(store["id"])
+        assert (await kaspi.call("DELETE", f"/stores/{store['id']}/session")).status_code == 200
+    worker = await run_worker()
+    assert worker.jobs_complete == worker.jobs_failed == 0
+
+
+async def test_a_sync_waits_for_a_relogin_under_way_and_goes_on(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A price push re-logs the store in; a sync meeting the same expired session meanwhile
+    waits for that login and uses its session instead of failing (or logging in again)."""
+    store = await _synced_store(kaspi, run_worker, remember_credentials=True)
+    offer_id = (await _offer_ids(kaspi, 1))[0]
+    sandbox.expire_sessions()
+    logging_in, finish_login, sync_waits = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    open_session, wait_released = service._open_session, getattr(LoginLock, "wait_released", None)
+
+    async def held_open_session(*args: Any, **kwargs: Any) -> None:
+        logging_in.set()
+        await finish_login.wait()
+        await open_session(*args, **kwargs)
+
+    async def noted_wait(lock: LoginLock, seconds: float) -> bool:
+        sync_waits.set()
+        assert wait_released is not None
+        result: bool = await wait_released(lock, seconds)
+        return result
+
+    monkeypatch.setattr(service, "_open_session", held_open_session)
+    monkeypatch.setattr(LoginLock, "wait_released", noted_wait, raising=False)
+    push = asyncio.create_task(_push(kaspi, offer_id))
+    await logging_in.wait()  # the push holds the store's login lock, its login half done
+    sync = await kaspi.call("POST", f"/stores/{store['id']}/sync")
+    assert sync.status_code == 202, sync.text
+    worker = asyncio.create_task(run_worker())
+    await asyncio.wait([asyncio.create_task(sync_waits.wait()), worker], return_when=asyncio.FIRST_COMPLETED)
+    assert sync_waits.is_set(), "the sync did not wait for the login under way"
+    finish_login.set()
+    assert (await push).status_code == 202
+    await worker
+    job = await _job(kaspi, sync.json()["job_id"])
+    assert job["status"] == "succeeded", job
+    assert sandbox.logins[UID] == 2  # the first login and the push's re-login: the sync made none
+    assert (await kaspi.call("GET", f"/stores/{store['id']}")).json()["status"] == "active"
+
+
+async def test_a_sync_waits_for_a_login_only_so_long(
+    kaspi: Kaspi, sandbox: SandboxState, run_worker: RunWorker, kaspi_settings: KaspiSettings, redis: Redis
+) -> None:
+    store = await kaspi.logged_in_store(remember_credentials=True)
+    sandbox.expire_sessions()
+    kaspi_settings.login_wait_seconds = 0.2
+    stuck = LoginLock(redis, store["id"], 60)  # a login in another process that never ends
+    assert await stuck.acquire()
+    response = await kaspi.call("POST", f"/stores/{store['id']}/sync")
+    await run_worker()
+    job = await _job(kaspi, response.json()["job_id"])
+    assert job["status"] == "failed"
+    assert "KaspiLoginInProgress" in job["error"]
+    assert (await kaspi.call("GET", f"/stores/{store['id']}")).json()["status"] == "active"
+    assert sandbox.logins[UID] == 1
 
 
 async def test_sync_job_renews_the_session(

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import httpx
 import pytest
 from playwright.async_api import Browser
 from redis.asyncio import Redis
@@ -33,6 +34,57 @@ async def test_json_email_login_opens_an_encrypted_session(
     session_token = next(iter(sandbox.sessions))
     assert session_token not in row.session_encrypted
     assert "mc-session" not in row.session_encrypted
+
+
+async def test_the_sandbox_refuses_a_login_post_not_opened_by_the_login_page(
+    sandbox_url: str, sandbox: SandboxState
+) -> None:
+    """As Kaspi does: the login page hands out `MS_AUTH_SSO`, a POST without it gets 401, and a
+    step that succeeds replaces it (the previous value stops working)."""
+    phone = {"_ph": MASKED_PHONE}
+    async with httpx.AsyncClient(base_url=f"{sandbox_url}/idmc") as http:
+        cold = await http.post("/api/p/login", json=phone)
+        assert (cold.status_code, cold.json()) == (401, {"errorCode": "TIMEOUT_EXCEEDED"})
+
+        page = await http.get("/login")
+        assert page.status_code == 200
+        opened = http.cookies["MS_AUTH_SSO"]
+        sent = await http.post("/api/p/login", json=phone)
+        assert sent.status_code == 200, sent.text
+        rotated = http.cookies["MS_AUTH_SSO"]
+        assert rotated != opened
+        cabinet = f"{sandbox_url}/mc/oauth2/authorization/1"
+        async with httpx.AsyncClient(cookies={"MS_AUTH_SSO": rotated}) as early:
+            # the OAuth chain before the code step: back to the login page, no cabinet session
+            answer = await early.get(cabinet, follow_redirects=True)
+            assert answer.url.path == "/idmc/login"
+            assert "mc-session" not in early.cookies
+
+        code = {"_c": sandbox.last_code(MASKED_PHONE)}
+        async with httpx.AsyncClient(base_url=http.base_url, cookies={"MS_AUTH_SSO": opened}) as replay:
+            stale = await replay.post("/api/p/login", json=code)
+        assert (stale.status_code, stale.json()) == (401, {"errorCode": "TIMEOUT_EXCEEDED"})
+        done = await http.post("/api/p/login", json=code)
+        assert done.status_code == 200, done.text
+        assert done.json()["redirectUrl"]
+        assert (await http.get(cabinet, follow_redirects=True)).status_code == 200
+        assert "mc-session" in http.cookies
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("mode", ["browser", "json"])
+async def test_kaspi_refusing_the_login_session_is_not_a_timeout(
+    kaspi: Kaspi, kaspi_browser: Browser, sandbox: SandboxState, mode: str
+) -> None:
+    """A 401 on the first step is Kaspi refusing us, not the merchant being slow."""
+    sandbox.faults.forget_login_sessions = True
+    store = await kaspi.new_store()
+    response = await kaspi.login(store["id"], mode=mode)
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == "kaspi_login_failed"
+    assert "TIMEOUT_EXCEEDED" in response.json()["detail"]
+    assert "timed out" not in response.json()["detail"]
+    assert (await kaspi.call("GET", f"/stores/{store['id']}")).json()["status"] == "new"
 
 
 async def test_remembered_credentials_are_encrypted(kaspi: Kaspi, factory: Factory) -> None:

@@ -142,7 +142,7 @@ async def _submit(page: Page) -> None:
             body = await response.json()
         except (PlaywrightError, ValueError):
             body = None
-    raise login_error(response.status, body)
+    raise login_error(response.status, body, first_step=True)  # code steps go through JsonLogin
 
 
 async def _cookies(context: BrowserContext) -> StoredCookies:

@@ -129,6 +129,8 @@ class KaspiNoPendingLogin(KaspiError):
 
 
 class KaspiLoginFailed(KaspiError):
+    """Kaspi refused a login step in a way that is neither the merchant's input nor a bot wall."""
+
     status_code = 502
     code = "kaspi_login_failed"
 
@@ -141,7 +143,7 @@ KASPI_ERRORS: dict[int | str, dict[str, str]] = {
         "description": "kaspi_code_flood / kaspi_store_locked / kaspi_rate_limited / kaspi_cooling_down "
         "(nothing was sent; see Retry-After)"
     },
-    502: {"description": "kaspi_unavailable: Kaspi timed out or failed"},
+    502: {"description": "kaspi_unavailable (timeout, 5xx), kaspi_login_failed (Kaspi refused a login)"},
     503: {"description": "kaspi_blocked: Kaspi's bot protection refused us"},
     504: {"description": "kaspi_timeout: Kaspi did not answer within the request's time budget"},
 }

@@ -21,6 +21,7 @@ from sauda.kaspi.models import KaspiStore
 from sauda.security import decrypt_field, encrypt_field
 
 _PENDING = "sauda:kaspi:pending-login:{}"
+_OUTCOME = "sauda:kaspi:login-outcome:{}"
 
 
 @dataclass
@@ -95,6 +96,27 @@ class KaspiGateway:
 
     async def pending_ttl(self, store_id: int) -> int:
         return max(int(await self.redis.ttl(_PENDING.format(store_id))), 0)
+
+    async def share_outcome(self, store_id: int, outcome: dict[str, Any]) -> None:
+        """How the store's latest login ended (`{"cookies": ...}` or `{"needs_login": reason}`),
+        for jobs that met the same expired session: they take it instead of logging in again.
+        Redis, not the row: the login's transaction may commit long after (a sync goes on first)."""
+        ttl = self.kaspi.login_lock_seconds
+        await self.redis.set(_OUTCOME.format(store_id), self.encrypt(outcome), ex=ttl)
+
+    async def login_outcome(self, store_id: int) -> dict[str, Any] | None:
+        raw = await self.redis.get(_OUTCOME.format(store_id))
+        if raw is None:
+            return None
+        outcome: dict[str, Any] = self.decrypt(raw.decode() if isinstance(raw, bytes) else raw)
+        return outcome
+
+    async def forget_outcome(self, store_id: int) -> None:
+        await self.redis.delete(_OUTCOME.format(store_id))
+
+    async def keep_pending(self, store_id: int, pending: dict[str, Any]) -> None:
+        """Store the pending login's new state (a rotated cookie) without extending its time."""
+        await self.redis.set(_PENDING.format(store_id), self.encrypt(pending), xx=True, keepttl=True)
 
     async def drop_pending(self, store_id: int) -> None:
         await self.redis.delete(_PENDING.format(store_id))

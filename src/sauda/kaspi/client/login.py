@@ -1,9 +1,11 @@
-"""Logging in to the cabinet without a browser: the JSON calls the login page itself makes
-(`POST {auth}/api/p/login`, steps tied together by the rotating `MS_AUTH_SSO` cookie), then the
-OAuth2 code flow that sets the cabinet's `mc-session`/`mc-sid`.
+"""Logging in to the cabinet without a browser, the way the login page does it: open the page
+(`GET {auth}/login`, which starts a login session: the `MS_AUTH_SSO` cookie), then its JSON calls
+(`POST {auth}/api/p/login`, each answer rotating that cookie), then the OAuth2 code flow that sets
+the cabinet's `mc-session`/`mc-sid`. Kaspi answers 401 to a login POST without the cookie.
 
-The whole state of a half-done login is its cookie jar, so a pending code step can be stored
-(encrypted, with a TTL) and finished by any process later.
+The whole state of a half-done login is its cookie jar, rotated cookie included, so a pending code
+step can be stored (encrypted, with a TTL) and finished by any process later: `cookies()` after
+every step, also after a wrong code.
 """
 
 import re
@@ -36,6 +38,7 @@ from sauda.kaspi.client.http import (
 )
 
 SESSION_COOKIE = "mc-session"
+SSO_COOKIE = "MS_AUTH_SSO"
 _DIGITS = re.compile(r"\D")
 
 
@@ -57,8 +60,10 @@ class LoginStep:
     cookies: StoredCookies
 
 
-def login_error(status: int, body: Any) -> KaspiError:
-    """Kaspi's answer to a login step, as the API error the merchant can act on."""
+def login_error(status: int, body: Any, *, first_step: bool = False) -> KaspiError:
+    """Kaspi's answer to a login step, as the API error the merchant can act on. `first_step`:
+    the password or phone step, where no code was asked for yet, so Kaspi "timing out" cannot be
+    the merchant's delay: it refused the login session the login page had just opened."""
     body = body if isinstance(body, dict) else {}
     code = str(body.get("errorCode") or "")
     data = body.get("errorData") if isinstance(body.get("errorData"), dict) else {}
@@ -74,11 +79,18 @@ def login_error(status: int, body: Any) -> KaspiError:
         return KaspiCodeInvalid("Kaspi: wrong code")
     if code in ("INSUFFICIENT_PERMISSIONS", "NO_MERCHANTS"):
         return KaspiAccessDenied(f"Kaspi: this account cannot use a merchant cabinet ({code})")
-    if code == "TIMEOUT_EXCEEDED":
-        return KaspiNoPendingLogin("Kaspi: the login timed out; start it again")
+    if code == "TIMEOUT_EXCEEDED" and not first_step:
+        return KaspiNoPendingLogin(
+            "Kaspi no longer knows this login (TIMEOUT_EXCEEDED: the code came too late); start it again"
+        )
     if status in (403, 429):
         return KaspiBlocked(f"Kaspi's login refused this client ({status}); try later")
-    return KaspiLoginFailed(f"Kaspi login failed ({status} {code or 'no error code'})")
+    if code == "TIMEOUT_EXCEEDED":
+        return KaspiLoginFailed(
+            "Kaspi refused the login: it did not recognise the login session its login page had "
+            f"just opened ({status} TIMEOUT_EXCEEDED)"
+        )
+    return KaspiLoginFailed(f"Kaspi refused the login ({status} {code or 'without an error code'})")
 
 
 class JsonLogin:
@@ -99,7 +111,25 @@ class JsonLogin:
     ) -> None:
         await self.http.aclose()
 
-    async def _step(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def cookies(self) -> StoredCookies:
+        """The jar as it stands, with the `MS_AUTH_SSO` of Kaspi's latest answer."""
+        return dump_cookies(self.http.cookies)
+
+    async def _open_page(self) -> None:
+        """`GET {auth}/login`: the login session every later step must carry (`MS_AUTH_SSO`)."""
+
+        async def send() -> httpx.Response:
+            response = await self.http.get(f"{self.auth}/login", headers={"Accept": "text/html,*/*"})
+            check_transient(response, "login page")
+            return response
+
+        response = await call_with_retries(self.settings, send, "login page")
+        if response.status_code != 200:
+            raise KaspiLoginFailed(f"Kaspi's login page answered {response.status_code}")
+        if SSO_COOKIE not in {c.name for c in self.http.cookies.jar}:
+            raise KaspiLoginFailed(f"Kaspi's login page did not start a login session (no {SSO_COOKIE})")
+
+    async def _step(self, payload: dict[str, Any], *, first: bool = False) -> dict[str, Any]:
         async def send() -> httpx.Response:
             response = await self.http.post(
                 f"{self.auth}/api/p/login",
@@ -112,27 +142,31 @@ class JsonLogin:
         response = await call_with_retries(self.settings, send, "login")
         if response.status_code != 200:
             body = None if is_html(response) else json_body(response, "login")
-            raise login_error(response.status_code, body)
+            raise login_error(response.status_code, body, first_step=first)
         body = json_body(response, "login")
         return body if isinstance(body, dict) else {}
 
     async def _done_or_code(self, body: dict[str, Any]) -> LoginStep:
         if body.get("redirectUrl"):
             return LoginStep(True, await self.finish())
-        return LoginStep(False, dump_cookies(self.http.cookies))
+        return LoginStep(False, self.cookies())
 
     async def password(self, email: str, password: str) -> LoginStep:
-        return await self._done_or_code(await self._step({"_u": email, "_p": password, "_r_d": False}))
+        await self._open_page()
+        body = await self._step({"_u": email, "_p": password, "_r_d": False}, first=True)
+        return await self._done_or_code(body)
 
     async def email_code(self, email: str, code: str) -> LoginStep:
+        """The code step of a pending login: its jar is the one stored after the password step."""
         body = await self._step({"_u": email, "_m_c": code, "_r_d": True})
         if not body.get("redirectUrl"):
             raise KaspiCodeInvalid("Kaspi did not accept the code")
         return LoginStep(True, await self.finish())
 
     async def phone(self, phone: str) -> LoginStep:
-        await self._step({"_ph": phone_mask(phone)})
-        return LoginStep(False, dump_cookies(self.http.cookies))
+        await self._open_page()
+        await self._step({"_ph": phone_mask(phone)}, first=True)
+        return LoginStep(False, self.cookies())
 
     async def sms_code(self, code: str) -> LoginStep:
         body = await self._step({"_c": code})

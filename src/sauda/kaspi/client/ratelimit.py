@@ -277,10 +277,31 @@ class LoginLock:
         return bool(await self.redis.set(self.key, self.token, nx=True, ex=self.seconds))
 
     async def release(self) -> None:
-        await self.redis.eval(self._RELEASE, 1, self.key, self.token)  # type: ignore[misc]
+        released = await self.redis.eval(self._RELEASE, 1, self.key, self.token)  # type: ignore[misc]
+        if released:
+            await self.redis.publish(self._released, "1")
 
     async def held(self) -> bool:
         return bool(await self.redis.exists(self.key))
+
+    @property
+    def _released(self) -> str:
+        return f"{self.key}:released"
+
+    async def wait_released(self, seconds: float) -> bool:
+        """Wait up to `seconds` until nobody holds the lock; True when it is free. Woken by the
+        holder's release, or when the lock's time runs out (a holder that died never releases)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        async with self.redis.pubsub() as pubsub:
+            await pubsub.subscribe(self._released)  # before looking: a release in between wakes us
+            while (left_ms := int(await self.redis.pttl(self.key))) != -2:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                wait = min(remaining, left_ms / 1000) if left_ms > 0 else remaining
+                await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+        return True
 
 
 class DemperLock(LoginLock):

@@ -132,6 +132,8 @@ async def logout(store: ScopedStore, session: SessionDep, gateway: GatewayDep) -
 
 @router.post("/stores/{store_id}/sync", response_model=JobStarted, status_code=202)
 async def sync(store: ScopedStore, session: SessionDep, user: CurrentUser) -> JobStarted:
-    """Pull every offer from the cabinet in the worker; poll `/api/v1/jobs/{job_id}`."""
+    """Pull every offer from the cabinet in the worker; poll `/api/v1/jobs/{job_id}`. A store
+    without a session answers 409 `kaspi_needs_login` at once, saying how to log in."""
+    service.ensure_logged_in(store)
     job = await start_job(session, "sync_kaspi_store", store.id, user_id=user.id)
     return JobStarted(job_id=str(job.id))

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,8 +17,8 @@ from sauda.errors import Conflict, InvalidInput
 from sauda.kaspi.client.cabinet import CabinetClient
 from sauda.kaspi.client.deadline import bounded
 from sauda.kaspi.client.errors import (
+    KaspiBlocked,
     KaspiCodeInvalid,
-    KaspiCodeRequired,
     KaspiError,
     KaspiFlood,
     KaspiLoginInProgress,
@@ -26,6 +26,7 @@ from sauda.kaspi.client.errors import (
     KaspiNoPendingLogin,
     KaspiSessionExpired,
     KaspiStoreLocked,
+    KaspiUnavailable,
     KaspiWrongCredentials,
 )
 from sauda.kaspi.client.gateway import KaspiGateway
@@ -66,6 +67,7 @@ async def update_store(session: AsyncSession, store: KaspiStore, data: StoreUpda
 
 async def delete_store(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> None:
     await gateway.drop_pending(store.id)
+    await gateway.forget_outcome(store.id)
     await session.delete(store)
     await session.flush()
 
@@ -73,17 +75,30 @@ async def delete_store(session: AsyncSession, gateway: KaspiGateway, store: Kasp
 async def forget_session(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> KaspiStore:
     """Log out: drop the stored cookies, the stored password and any pending login."""
     await gateway.drop_pending(store.id)
+    await gateway.forget_outcome(store.id)
     store.session_encrypted = None
     store.credentials_encrypted = None
-    _needs_login(store, "logged out")
+    _needs_login(store, "Logged out")
     await session.flush()
     return store
 
 
-def _needs_login(store: KaspiStore, reason: str) -> None:
-    log.warning("kaspi store %s needs a login: %s", store.id, reason)
+def _login_route(store: KaspiStore) -> str:
+    return f"POST /api/v1/kaspi/stores/{store.id}/login"
+
+
+def _needs_login(store: KaspiStore, why: str, *, then: str | None = None) -> None:
+    """The store stops until someone logs in; `status_reason` says why and what to do."""
+    todo = then or f"log in again ({_login_route(store)}, or .../login/sms/start)"
+    log.warning("kaspi store %s needs a login: %s", store.id, why)
     store.status = StoreStatus.needs_login
-    store.status_reason = reason
+    store.status_reason = f"{why}; {todo}"
+
+
+def not_logged_in(store: KaspiStore) -> KaspiNeedsLogin:
+    """The 409 of anything that needs the store's Kaspi session while it has none."""
+    todo = store.status_reason or f"log in ({_login_route(store)}) first"
+    return KaspiNeedsLogin(f"Store {store.id} is not logged in to Kaspi: {todo}")
 
 
 # --- logins ---------------------------------------------------------------------------------------
@@ -167,16 +182,18 @@ async def verify_code(
                 f"No {'SMS' if kind == 'phone' else 'email'} login is waiting for a code "
                 "(it expired or was never started); start the login again"
             )
-        try:
-            async with gateway.json_login(pending["cookies"]) as login:
+        async with gateway.json_login(pending["cookies"]) as login:
+            try:
                 if kind == "phone":
                     step = await login.sms_code(code)
                 else:
                     step = await login.email_code(pending["email"], code)
-        except (KaspiCodeInvalid, KaspiNoPendingLogin) as exc:
-            if exc.retry_from_scratch:  # too many wrong codes, or Kaspi forgot the login
-                await gateway.drop_pending(store.id)
-            raise
+            except (KaspiCodeInvalid, KaspiNoPendingLogin) as exc:
+                if exc.retry_from_scratch:  # too many wrong codes, or Kaspi forgot the login
+                    await gateway.drop_pending(store.id)
+                else:  # a wrong code: the next try must carry the cookie Kaspi rotated with it
+                    await gateway.keep_pending(store.id, pending | {"cookies": login.cookies()})
+                raise
         await gateway.drop_pending(store.id)
         # An email login remembers the password only if asked to; an SMS login leaves it as it was.
         remembered = pending.get("credentials") if kind == "email" else _KEEP
@@ -213,48 +230,21 @@ async def _open_session(
     store.logged_in_at = store.session_checked_at = now()
     log.info("kaspi store %s logged in as merchant %s", store.id, uid)
     await session.flush()
+    await gateway.share_outcome(store.id, {"cookies": cookies})
 
 
-async def _relogin(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> None:
-    """Renew an expired session with the stored password, or mark the store needs_login."""
-    if store.credentials_encrypted is None:
-        _needs_login(store, "The Kaspi session expired; log in again")
-        await session.flush()
-        raise KaspiNeedsLogin(store.status_reason or "")
-    secret = gateway.decrypt(store.credentials_encrypted)
-    try:
-        async with _one_login(gateway, store, sends_code=True):
-            step = await _password_step(gateway, secret["email"], secret["password"])
-            if not step.done:
-                pending = {
-                    "kind": "email",
-                    "email": secret["email"],
-                    "cookies": step.cookies,
-                    "credentials": secret,
-                }
-                await gateway.save_pending(store.id, pending)
-                raise KaspiCodeRequired("Kaspi asks for the code it e-mailed; submit it at .../login/code")
-            await _open_session(session, gateway, store, step.cookies, credentials=secret)
-    except (KaspiWrongCredentials, KaspiCodeRequired) as exc:
-        if isinstance(exc, KaspiWrongCredentials):
-            store.credentials_encrypted = None
-        _needs_login(store, f"Automatic re-login failed: {exc.message}")
-        await session.flush()
-        raise KaspiNeedsLogin(store.status_reason or "") from exc
+# --- sessions -------------------------------------------------------------------------------------
 
 
-async def _password_step(gateway: KaspiGateway, email: str, password: str) -> LoginStep:
-    if gateway.login_mode(None) == "browser":
-        return await gateway.browser_login().password(email, password)
-    async with gateway.json_login() as login:
-        return await login.password(email, password)
+def ensure_logged_in(store: KaspiStore) -> None:
+    if store.status is not StoreStatus.active or store.session_encrypted is None:
+        raise not_logged_in(store)
 
 
 def ensure_usable(store: KaspiStore, *, during_lock: bool = False) -> None:
     """Logged in, and — unless the call is one Kaspi's pricefeed lock leaves alone (the session
     probe) — not locked."""
-    if store.status is not StoreStatus.active or store.session_encrypted is None:
-        raise KaspiNeedsLogin(store.status_reason or "The store is not logged in to Kaspi yet")
+    ensure_logged_in(store)
     if not during_lock and store.locked_until is not None and store.locked_until > now():
         seconds = int((store.locked_until - now()).total_seconds()) + 1
         raise KaspiStoreLocked(
@@ -270,19 +260,120 @@ async def with_cabinet(
     *,
     during_lock: bool = False,
 ) -> T:
-    """Run `call` with the store's session; on 401 re-login once and run it again."""
+    """Run `call` with the store's session; on 401 renew it once (`_renew`) and run it again."""
     ensure_usable(store, during_lock=during_lock)
     try:
+        expired = gateway.session_cookies(store)
         try:
             return await _run(session, gateway, store, call)
         except KaspiSessionExpired:
-            await _relogin(session, gateway, store)
+            await _renew(session, gateway, store, expired)
             return await _run(session, gateway, store, call)
     except KaspiStoreLocked as exc:
         log.warning("kaspi store %s locked for %s s", store.id, exc.retry_after)
         store.locked_until = now() + timedelta(seconds=exc.retry_after)
         await session.flush()
         raise
+
+
+async def _renew(
+    session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, expired: StoredCookies
+) -> None:
+    """Replace the `expired` session: with the one another process's login just opened, after
+    waiting (at most `login_wait_seconds`) for a login under way, or by logging in again."""
+    lock = gateway.login_lock(store.id)
+    wait = gateway.kaspi.login_wait_seconds
+    for _ in range(2):
+        if await _take_shared_login(session, gateway, store, expired):
+            return
+        if await lock.acquire():
+            try:
+                await _relogin(session, gateway, store)
+            finally:
+                await lock.release()
+            return
+        if not await lock.wait_released(wait):
+            break
+    raise KaspiLoginInProgress(
+        f"Another login to this Kaspi store was still running after {wait:g} s; try again shortly"
+    )
+
+
+async def _take_shared_login(
+    session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, expired: StoredCookies
+) -> bool:
+    """Take the outcome of the store's latest login if it is newer than our `expired` session:
+    its cookies, or its verdict that re-login is impossible (then no doomed login is tried)."""
+    outcome = await gateway.login_outcome(store.id)
+    if outcome is None:
+        return False
+    if "needs_login" in outcome:
+        store.status, store.status_reason = StoreStatus.needs_login, str(outcome["needs_login"])
+        await session.flush()
+        raise not_logged_in(store)
+    if outcome["cookies"] == expired:
+        return False
+    store.session_encrypted = gateway.encrypt(outcome["cookies"])
+    store.status, store.status_reason = StoreStatus.active, None
+    return True
+
+
+async def _relogin(session: AsyncSession, gateway: KaspiGateway, store: KaspiStore) -> None:
+    """Renew an expired session with the stored password (under the store's login lock). When
+    that cannot work (no password, a wrong one, a code needed, Kaspi refusing the account) the
+    store becomes needs_login with the reason, and calls fail fast until someone logs in.
+    Timeouts and bot walls are passing trouble: they leave the store as it is."""
+    if store.credentials_encrypted is None:
+        await _stop(session, gateway, store, "The Kaspi session expired and no password is stored")
+    if (pending := await gateway.load_pending(store.id)) is not None:
+        # Someone is half-way through a login: a new one would send another code and end theirs.
+        where = "sms/verify" if pending.get("kind") == "phone" else "code"
+        then = f"send the code to {_login_route(store)}/{where}, or log in again"
+        await _stop(session, gateway, store, "The Kaspi session expired while a login waits", then=then)
+    secret = gateway.decrypt(store.credentials_encrypted)
+    step = await _relogin_step(session, gateway, store, secret)
+    if not step.done:
+        pending = {"kind": "email", "email": secret["email"], "cookies": step.cookies, "credentials": secret}
+        ttl = await gateway.save_pending(store.id, pending)
+        then = f"send it to {_login_route(store)}/code within {ttl // 60} min, or log in again"
+        await _stop(session, gateway, store, "Automatic re-login needs the code Kaspi e-mailed", then=then)
+    await _open_session(session, gateway, store, step.cookies, credentials=secret)
+
+
+async def _relogin_step(
+    session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, secret: dict[str, str]
+) -> LoginStep:
+    """The stored password's login step; any refusal but a passing outage (or Kaspi's code-flood
+    break, which only has to be waited out) stops the store."""
+    flood = CodeFlood(gateway.redis, store.id)
+    try:
+        await flood.ensure_over()
+        return await _password_step(gateway, secret["email"], secret["password"])
+    except KaspiFlood as exc:
+        await flood.remember(exc.retry_after)
+        raise
+    except (KaspiUnavailable, KaspiBlocked):
+        raise
+    except KaspiError as exc:
+        if isinstance(exc, KaspiWrongCredentials):
+            store.credentials_encrypted = None  # never send that password again
+        await _stop(session, gateway, store, f"Automatic re-login failed: {exc.message}")
+
+
+async def _stop(
+    session: AsyncSession, gateway: KaspiGateway, store: KaspiStore, why: str, *, then: str | None = None
+) -> NoReturn:
+    _needs_login(store, why, then=then)
+    await session.flush()
+    await gateway.share_outcome(store.id, {"needs_login": store.status_reason})
+    raise not_logged_in(store)
+
+
+async def _password_step(gateway: KaspiGateway, email: str, password: str) -> LoginStep:
+    if gateway.login_mode(None) == "browser":
+        return await gateway.browser_login().password(email, password)
+    async with gateway.json_login() as login:
+        return await login.password(email, password)
 
 
 async def _run(

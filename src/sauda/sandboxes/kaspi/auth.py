@@ -1,5 +1,9 @@
 """The auth host (idmc.shop.kaspi.kz): the login page, the JSON login steps tied together by the
-rotating `MS_AUTH_SSO` cookie, and the OAuth2 authorize step (KASPI.md "Login")."""
+rotating `MS_AUTH_SSO` cookie, and the OAuth2 authorize step (KASPI.md "Login").
+
+As strict as Kaspi: only the login page hands out a login session (`MS_AUTH_SSO`); a login POST
+without the current one answers 401, and every step that succeeds replaces it, so a client that
+skips the page or loses a rotated cookie between two steps fails here as it would at Kaspi."""
 
 import re
 import secrets
@@ -11,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from sauda.sandboxes.kaspi.state import AUTH, CABINET, SandboxState, SsoStep, StateDep
 
+SSO_COOKIE = "MS_AUTH_SSO"
 PHONE_MASK = re.compile(r"^\+7 \(7\d\d\) \d{3}-\d\d-\d\d$")
 
 router = APIRouter(prefix=AUTH, include_in_schema=False)
@@ -29,27 +34,37 @@ def _error(status: int, code: str, **data: Any) -> JSONResponse:
 
 
 def _rotate(state: SandboxState, response: Response, old: str | None, step: SsoStep) -> Response:
-    """Kaspi sets a new `MS_AUTH_SSO` at every step; the old one is forgotten."""
+    """Kaspi sets a new `MS_AUTH_SSO` at every step; the old one is forgotten. The cookie belongs
+    to the auth host only (its path here), as on Kaspi's own domain."""
     if old:
         state.sso.pop(old, None)
     token = secrets.token_urlsafe(16)
     state.sso[token] = step
-    response.set_cookie("MS_AUTH_SSO", token, path="/", httponly=True)
+    response.set_cookie(SSO_COOKIE, token, path=AUTH, httponly=True)
     return response
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page() -> HTMLResponse:
-    return HTMLResponse(_login_page(f"{CABINET}/oauth2/authorization/1"))
+async def login_page(state: StateDep) -> Response:
+    """Opening the page starts a new login session (the only way to get one)."""
+    page = HTMLResponse(_login_page(f"{CABINET}/oauth2/authorization/1"))
+    return _rotate(state, page, None, SsoStep("start"))
 
 
 @router.post("/api/p/login")
 async def json_login(request: Request, state: StateDep) -> Response:
+    if state.faults.forget_login_sessions:
+        state.sso.clear()
+    old = request.cookies.get(SSO_COOKIE)
+    if old is None or old not in state.sso:
+        # What Kaspi answers a POST that did not come from its login page (or a stale cookie).
+        return _error(401, "TIMEOUT_EXCEEDED")
     try:
         body = await request.json()
     except ValueError:
         return _error(400, "BAD_REQUEST")
-    old = request.cookies.get("MS_AUTH_SSO")
+    if not isinstance(body, dict):
+        return _error(400, "BAD_REQUEST")
     if "_p" in body:
         return _password(state, body, old)
     if "_m_c" in body or "_c" in body:
@@ -79,8 +94,9 @@ def _code(state: SandboxState, body: dict[str, Any], old: str | None) -> Respons
     if step.attempts >= 3:
         return _error(401, "MFA_CODE_ATTEMPT_LIMIT")
     if str(value) != state.codes.get(step.who):
+        # A wrong code is a step too: the next try must come with the cookie of this answer.
         step.attempts += 1
-        return _error(401, "SECURITY_CODE_INVALID")
+        return _rotate(state, _error(401, "SECURITY_CODE_INVALID"), old, step)
     redirect = "/" if stage == "sms_code" else f"{CABINET}/oauth2/authorization/1"
     done = JSONResponse({"redirectUrl": redirect})
     return _rotate(state, done, old, SsoStep("authenticated", step.uid, step.who))
@@ -101,7 +117,7 @@ def _phone(state: SandboxState, body: dict[str, Any], old: str | None) -> Respon
 @router.get("/oauth2/authorize")
 async def authorize(request: Request, state: StateDep, redirect_uri: str = "") -> Response:
     oauth_state = request.query_params.get("state", "")
-    step = state.sso.get(request.cookies.get("MS_AUTH_SSO", ""))
+    step = state.sso.get(request.cookies.get(SSO_COOKIE, ""))
     if step is None or step.stage != "authenticated":
         return RedirectResponse(f"{AUTH}/login", 302)
     code = secrets.token_urlsafe(12)

@@ -29,6 +29,7 @@ class Faults:
     wrong_password: bool = False  # every password is wrong
     code_required: bool = False  # email + password logins also need an e-mailed code
     flood_seconds: int | None = None  # every code send answers MFA_SEND_FLOOD
+    forget_login_sessions: bool = False  # every login POST finds its MS_AUTH_SSO unknown (401)
     bot_wall: set[str] = field(default_factory=set)  # areas answering 403 HTML: auth/cabinet/storefront
     html_instead_of_json: set[str] = field(default_factory=set)  # areas answering 200 HTML
     delay_seconds: float = 0.0  # every answer of the protocol areas comes this late
@@ -65,9 +66,9 @@ class Received:
 
 @dataclass
 class SsoStep:
-    stage: str  # "email_code", "sms_code", "authenticated"
-    uid: str
-    who: str
+    stage: str  # "start" (the login page was opened), "email_code", "sms_code", "authenticated"
+    uid: str = ""
+    who: str = ""
     attempts: int = 0
 
 
