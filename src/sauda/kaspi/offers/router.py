@@ -15,9 +15,9 @@ from sauda.kaspi.offers.repository import OfferFilters, OfferRepository
 from sauda.kaspi.offers.schemas import (
     BatchIn,
     BatchOfferOut,
-    BatchOut,
     CompetitorOfferOut,
     CompetitorsOut,
+    OfferBatchOut,
     OfferOrdering,
     OfferOut,
     PriceIn,
@@ -72,27 +72,27 @@ async def push_price(
     return PricePushOut(pricefeed_id=upload, offer=OfferOut.model_validate(offer))
 
 
-@router.post("/offers/batch-enable", response_model=BatchOut, status_code=202, responses=KASPI_ERRORS)
+@router.post("/offers/batch-enable", response_model=OfferBatchOut, status_code=202, responses=KASPI_ERRORS)
 async def batch_enable(
     data: BatchIn, session: SessionDep, scope: ScopeDep, gateway: GatewayDep, response: Response
-) -> BatchOut:
+) -> OfferBatchOut:
     """Put offers on sale on every pickup point (batch pricefeed); the answer says per offer
-    what was applied and what was not (see `BatchOut`)."""
+    what was applied and what was not (see `OfferBatchOut`)."""
     result = await service.set_on_sale(session, gateway, scope, data.offer_ids, available=True)
     return _batch_out(result, available=True, response=response)
 
 
-@router.post("/offers/batch-disable", response_model=BatchOut, status_code=202, responses=KASPI_ERRORS)
+@router.post("/offers/batch-disable", response_model=OfferBatchOut, status_code=202, responses=KASPI_ERRORS)
 async def batch_disable(
     data: BatchIn, session: SessionDep, scope: ScopeDep, gateway: GatewayDep, response: Response
-) -> BatchOut:
+) -> OfferBatchOut:
     """Take offers off sale (`available: no` on every pickup point); the answer says per offer
-    what was applied and what was not (see `BatchOut`)."""
+    what was applied and what was not (see `OfferBatchOut`)."""
     result = await service.set_on_sale(session, gateway, scope, data.offer_ids, available=False)
     return _batch_out(result, available=False, response=response)
 
 
-def _batch_out(result: service.BatchResult, *, available: bool, response: Response) -> BatchOut:
+def _batch_out(result: service.BatchResult, *, available: bool, response: Response) -> OfferBatchOut:
     applied = [BatchOfferOut(offer_id=i, status="applied", pricefeed_id=u) for i, u in result.applied.items()]
     refused = [
         BatchOfferOut(
@@ -103,7 +103,7 @@ def _batch_out(result: service.BatchResult, *, available: bool, response: Respon
     waits = [n.retry_after for n in result.not_applied.values() if n.retry_after]
     if waits:
         response.headers["Retry-After"] = str(max(waits))
-    return BatchOut(
+    return OfferBatchOut(
         offers=len(applied) + len(refused),
         uploads=list(dict.fromkeys(u for u in result.applied.values() if u)),
         available=available,

@@ -96,15 +96,11 @@ class BatchOfferOut(BaseModel):
     retry_after: int | None = Field(default=None, description="seconds until it may be sent again")
 
 
-class BatchOut(BaseModel):
+class OfferBatchOut(BaseModel):
     """A batch's answer per offer. Each store's change budget (250 per rolling 30 minutes) is
     checked before anything is sent; what does not fit, or meets a lock or a failure on the way,
     is `not_applied` with the reason and `retry_after` — send those ids again then. When nothing
     at all was applied the route answers the error instead (429 with Retry-After, 409, ...)."""
-
-    # exchange has a BatchOut too, so OpenAPI names both by module: keep the name API clients
-    # already know (`sauda__kaspi__schemas__BatchOut`) from before Kaspi split into packages.
-    __module__ = "sauda.kaspi.schemas"
 
     offers: int = Field(description="offers asked for")
     uploads: list[str] = Field(description="Kaspi's upload ids (a batch Kaspi took without an id has none)")
