@@ -1,12 +1,14 @@
 """The README's "Try it without a Kaspi account" walkthrough (section "Kaspi"), step by step, with
-the logins in `json` mode (no Chromium): against a sandbox started as `sauda kaspi-sandbox --code
-123456` starts it, switched over its control endpoints as the README says."""
+the logins in `json` mode (no Chromium) and in `browser` mode (Chromium fills the login page):
+against a sandbox started as `sauda kaspi-sandbox --code 123456`, switched over its control
+endpoints as the README says."""
 
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 
 from sauda.config import KaspiSettings
 from sauda.sandboxes.kaspi import SandboxState, create_sandbox, demo_seed
@@ -18,8 +20,10 @@ from tests.servers import serve
 EMAIL, PASSWORD, PHONE, CODE = "merchant@sandbox.kaspi", "sandbox-pass-1", "+7 701 234 56 78", "123456"
 
 
-@pytest.fixture
-async def demo_sandbox(kaspi_settings: KaspiSettings) -> AsyncIterator[httpx.AsyncClient]:
+@pytest.fixture(params=["json", pytest.param("browser", marks=pytest.mark.browser)])
+async def demo_sandbox(
+    request: pytest.FixtureRequest, kaspi_settings: KaspiSettings, kaspi_browser: Browser
+) -> AsyncIterator[httpx.AsyncClient]:
     """`sauda kaspi-sandbox --code 123456` (150 offers, 30 archived), Sauda's three URLs set to it
     and `SAUDA_KASPI__LOGIN_MODE=json`; yields a client of its control endpoints."""
     state = SandboxState(demo_seed(offers=150, archived=150 // 5))
@@ -28,12 +32,12 @@ async def demo_sandbox(kaspi_settings: KaspiSettings) -> AsyncIterator[httpx.Asy
         kaspi_settings.auth_url = f"{url}/idmc"
         kaspi_settings.cabinet_url = f"{url}/mc"
         kaspi_settings.storefront_url = f"{url}/shop"
-        kaspi_settings.login_mode = "json"
+        kaspi_settings.login_mode = request.param  # the browser mode uses `kaspi_browser`
         async with httpx.AsyncClient(base_url=url) as control:
             yield control
 
 
-async def test_readme_kaspi_walkthrough_in_json_mode(
+async def test_readme_kaspi_walkthrough(
     client: httpx.AsyncClient,
     factory: Factory,
     demo_sandbox: httpx.AsyncClient,
