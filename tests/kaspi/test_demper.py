@@ -335,6 +335,13 @@ async def test_settings_validation_and_bulk(
     assert hours.status_code == 422
     missing = await kaspi.call("POST", "/offers/demper/bulk", json={"offer_ids": [999999], "enabled": True})
     assert missing.status_code == 404
+    # Null is refused at the edge, naming the field, for one offer and for a bulk alike.
+    null_bulk = await kaspi.call("POST", "/offers/demper/bulk", json={"offer_ids": ids, "enabled": None})
+    null_one = await kaspi.call("PATCH", f"/offers/{offer['id']}/demper", json={"strategy": None})
+    null_store = await kaspi.call("PATCH", f"/stores/{store['id']}/demper", json={"step": None})
+    for response, field in ((null_bulk, "enabled"), (null_one, "strategy"), (null_store, "step")):
+        assert response.status_code == 422, response.text
+        assert [f["field"] for f in response.json()["fields"]] == [field]
 
 
 async def test_outside_working_hours_the_tick_waits(

@@ -65,8 +65,6 @@ async def create_event(session: AsyncSession, data: EventIn) -> Event:
 
 async def update_event(session: AsyncSession, event: Event, data: EventUpdate) -> Event:
     for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None:
-            raise InvalidInput.for_field(field, "may not be null")
         setattr(event, field, value)
     await session.flush()
     return event

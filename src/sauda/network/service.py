@@ -3,7 +3,6 @@
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,7 +46,6 @@ async def update_company(
                 f"Only administrators may change {field}",
                 fields=[{"field": field, "message": "only administrators may change it"}],
             )
-    _refuse_nulls(changes, exempt={"supplier_id"})
     supplier_changed = "supplier_id" in changes and changes["supplier_id"] != company.supplier_id
     kind_changed = "kind" in changes and changes["kind"] != company.kind
     new_supplier = changes.pop("supplier_id", company.supplier_id)
@@ -59,12 +57,6 @@ async def update_company(
         await change_supplier(session, company, new_supplier)
     await session.flush()
     return company
-
-
-def _refuse_nulls(changes: dict[str, Any], *, exempt: set[str]) -> None:
-    for field, value in changes.items():
-        if value is None and field not in exempt:
-            raise InvalidInput.for_field(field, "may not be null")
 
 
 async def change_supplier(session: AsyncSession, company: Company, supplier_id: int | None) -> None:
@@ -156,7 +148,6 @@ async def update_product(
     session: AsyncSession, scope: Scope, product: Product, data: ProductUpdate, *, today: date
 ) -> Product:
     changes = data.model_dump(exclude_unset=True)
-    _refuse_nulls(changes, exempt=set())
     if "release_date" in changes:
         ensure_released(changes["release_date"], today=today)
     if "sku" in changes:

@@ -63,12 +63,6 @@ async def unique_in_company(session: AsyncSession, field: str) -> AsyncIterator[
         yield
 
 
-def _refuse_nulls(changes: dict[str, Any], exempt: set[str]) -> None:
-    for field, value in changes.items():
-        if value is None and field not in exempt:
-            raise InvalidInput.for_field(field, "may not be null")
-
-
 # --- points ----------------------------------------------------------------------------------
 
 
@@ -82,7 +76,6 @@ async def create_point(session: AsyncSession, scope: Scope, actor: User, data: P
 
 async def update_point(session: AsyncSession, scope: Scope, point: Point, data: PointUpdate) -> Point:
     changes = data.model_dump(exclude_unset=True)
-    _refuse_nulls(changes, exempt=set())
     if "code" in changes:
         await _ensure_code_free(PointRepository(session, scope), point.company_id, changes["code"], point.id)
     for field, value in changes.items():
@@ -118,7 +111,6 @@ async def update_customer(
     session: AsyncSession, scope: Scope, customer: Customer, data: CustomerUpdate
 ) -> Customer:
     changes = data.model_dump(exclude_unset=True)
-    _refuse_nulls(changes, exempt={"phone", "email", "external_id"})
     if changes.get("external_id") is not None:
         customers = CustomerRepository(session, scope)
         await _ensure_customer_id_free(customers, customer.company_id, changes["external_id"], customer.id)
@@ -219,7 +211,6 @@ async def update_sale(
 ) -> Sale:
     """`sale` comes locked, its company held first (`SaleRepository.get_for_update`)."""
     changes = data.model_dump(exclude_unset=True)
-    _refuse_nulls(changes, exempt={"customer_id", "external_id", "total"})
     sent_total = changes.pop("total", None)
     current = {c: getattr(sale, c) for c in ("point_id", "product_id", "customer_id")}
     values = current | {k: v for k, v in changes.items() if k in current}

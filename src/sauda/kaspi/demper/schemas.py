@@ -32,8 +32,6 @@ class OfferDemperIn(WriteModel):
 
 
 class BulkDemperIn(OfferDemperIn):
-    nullable = OfferDemperIn.nullable | {"enabled"}
-
     offer_ids: list[Id] = Field(min_length=1, max_length=10_000)
     enabled: bool | None = Field(default=None, description="true: enable, false: disable demping")
 

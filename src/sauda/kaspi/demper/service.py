@@ -24,8 +24,6 @@ _OFFER_FIELDS = {
 
 def apply_offer_settings(offer: KaspiOffer, data: OfferDemperIn) -> None:
     for name, value in data.model_dump(exclude_unset=True, include=set(_OFFER_FIELDS)).items():
-        if value is None and name in ("strategy", "position", "priority", "enabled"):
-            raise InvalidInput.for_field(name, "may not be null")
         setattr(offer, _OFFER_FIELDS[name], value)
     floor, ceiling = offer.demper_floor, offer.demper_ceiling
     if floor is not None and ceiling is not None and floor > ceiling:
@@ -69,8 +67,6 @@ _STORE_FIELDS = {
 
 async def update_store_demper(session: AsyncSession, store: KaspiStore, data: StoreDemperIn) -> KaspiStore:
     for name, value in data.model_dump(exclude_unset=True).items():
-        if value is None and name not in ("hours_from", "hours_to"):
-            raise InvalidInput.for_field(name, "may not be null")
         if name == "excluded_merchants":
             value = sorted({str(v).strip() for v in value if str(v).strip()})
         setattr(store, _STORE_FIELDS[name], value)

@@ -10,7 +10,6 @@ from sauda.kaspi.models import StoreStatus
 from sauda.schemas import WriteModel
 from sauda.types import Id, Line
 
-CityId = Field(pattern=r"^\d{9}$", description="Kaspi city id, 9 digits (Almaty 750000000)")
 LoginMode = Literal["auto", "browser", "json"]
 STORE_READ_ONLY = {
     "id": "it is assigned by the server",

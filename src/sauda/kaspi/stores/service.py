@@ -57,9 +57,8 @@ async def create_store(session: AsyncSession, scope: Scope, actor: User, data: S
 
 
 async def update_store(session: AsyncSession, store: KaspiStore, data: StoreUpdate) -> KaspiStore:
+    # Which fields may be null is the schema's rule (`StoreUpdate.nullable`).
     for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None and field in ("name", "city_id", "sync_enabled"):
-            raise InvalidInput.for_field(field, "may not be null")
         setattr(store, field, value)
     await session.flush()
     return store

@@ -17,7 +17,6 @@ from sauda.sandboxes.kaspi.merchants import SandboxMerchant, SandboxOffer, compe
 
 # Where each Kaspi host answers on the sandbox's one origin.
 AUTH, CABINET, SHOP = "/idmc", "/mc", "/shop"
-CITIES = ("750000000", "710000000", "511010000", "351010000")
 BOT_WALL = (
     "<!doctype html><html><head><title>Проверка</title></head><body>"
     "<h1>Подтвердите, что вы не робот</h1><div class='captcha'></div></body></html>"
