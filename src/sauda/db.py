@@ -5,13 +5,14 @@ actions) commit on success and roll back on error. Work registered with `after_c
 only once the commit has succeeded, which is how jobs get enqueued.
 """
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, Uuid, func, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -43,6 +44,17 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class RefMixin:
+    """`ref`: the record's stable UUID, the reference 1C gives its copy of the record (ONEC.md).
+    It is the 1C UUID itself for a record made in 1C, a random one otherwise; it never changes,
+    so what points at a record through it never goes stale. Rows written by SQL get it from the
+    server default."""
+
+    ref: Mapped[uuid.UUID] = mapped_column(
+        Uuid, default=uuid.uuid4, server_default=text("gen_random_uuid()"), nullable=False
     )
 
 

@@ -4,6 +4,11 @@ PostgreSQL writes each item's JSON itself (`json_build_object`), so a page of a 
 costs no Python per value: every documented key is present (null when empty), keys are valid
 1C identifiers, `Numeric(14,2)` money keeps its two decimals and never an exponent, moments are
 business-time strings `YYYY-MM-DDThh:mm:ss` without an offset, as ONEC.md requires.
+
+An item holds its own record's columns, and of the records it points at only their `id` and
+`ref`, which never change: a copied name or code would go stale in 1C whenever the other
+record changed, since only the changed record itself is re-sent. 1C resolves a reference by the
+`ref` it gave its own copy of the other record.
 """
 
 import enum
@@ -33,6 +38,9 @@ class Field:
     key: str
     column: ColumnElement[Any] | InstrumentedAttribute[Any]
     kind: Kind = Kind.plain
+    # Kept by a deletion's tombstone (the capture trigger stores them; see the migration that
+    # lists the same columns): what 1C finds its copy of the record by.
+    identifier: bool = False
 
     def json_value(self, tz: str) -> ColumnElement[Any]:
         if self.kind is Kind.moment:
@@ -54,6 +62,10 @@ class EntitySpec:
     def keys(self) -> tuple[str, ...]:
         return tuple(f.key for f in self.fields)
 
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        return tuple(f.key for f in self.fields if f.identifier)
+
     def select_json(self, tz: str) -> Select[tuple[int, str]]:
         """(id, item JSON text) of each row."""
         pairs: list[ColumnElement[Any]] = []
@@ -64,10 +76,11 @@ class EntitySpec:
         return self.joins(stmt.select_from(self.id_column.class_))
 
 
-def tombstone(spec: EntitySpec, row_id: int) -> dict[str, Any]:
-    """A deleted record: every key present, so 1C reads it with the same code."""
+def tombstone(spec: EntitySpec, identifiers: dict[str, Any]) -> dict[str, Any]:
+    """A deleted record: every key present, so 1C reads it with the same code; its identifiers
+    as the live record had them, the rest null."""
     item: dict[str, Any] = dict.fromkeys(spec.keys)
-    item.update(id=row_id, deleted=True)
+    item.update({key: identifiers.get(key) for key in spec.identifiers}, deleted=True)
     return item
 
 
@@ -76,13 +89,19 @@ _point = aliased(Point)
 _product = aliased(Product)
 _customer = aliased(Customer)
 
+
+def _key(key: str, column: InstrumentedAttribute[Any]) -> Field:
+    return Field(key, column, identifier=True)
+
+
 SPECS: dict[Entity, EntitySpec] = {
     Entity.companies: EntitySpec(
         Entity.companies,
         Company.id,
         Company.id,
         (
-            Field("id", Company.id),
+            _key("id", Company.id),
+            _key("ref", Company.ref),
             Field("name", Company.name),
             Field("kind", Company.kind),
             Field("email", Company.email),
@@ -91,7 +110,7 @@ SPECS: dict[Entity, EntitySpec] = {
             Field("street", Company.street),
             Field("house_number", Company.house_number),
             Field("supplier_id", Company.supplier_id),
-            Field("supplier_name", _supplier.name),
+            Field("supplier_ref", _supplier.ref),
             Field("level", Company.level),
             Field("debt", Company.debt),
             Field("created_at", Company.created_at, Kind.moment),
@@ -103,10 +122,11 @@ SPECS: dict[Entity, EntitySpec] = {
         Product.id,
         Product.company_id,
         (
-            Field("id", Product.id),
-            Field("external_id", Product.external_id),
-            Field("company_id", Product.company_id),
-            Field("sku", Product.sku),
+            _key("id", Product.id),
+            _key("ref", Product.ref),
+            _key("external_id", Product.external_id),
+            _key("company_id", Product.company_id),
+            _key("sku", Product.sku),
             Field("name", Product.name),
             Field("model", Product.model),
             Field("release_date", Product.release_date, Kind.day),
@@ -118,9 +138,10 @@ SPECS: dict[Entity, EntitySpec] = {
         Customer.id,
         Customer.company_id,
         (
-            Field("id", Customer.id),
-            Field("external_id", Customer.external_id),
-            Field("company_id", Customer.company_id),
+            _key("id", Customer.id),
+            _key("ref", Customer.ref),
+            _key("external_id", Customer.external_id),
+            _key("company_id", Customer.company_id),
             Field("name", Customer.name),
             Field("phone", Customer.phone),
             Field("email", Customer.email),
@@ -132,10 +153,11 @@ SPECS: dict[Entity, EntitySpec] = {
         Point.id,
         Point.company_id,
         (
-            Field("id", Point.id),
-            Field("external_id", Point.external_id),
-            Field("company_id", Point.company_id),
-            Field("code", Point.code),
+            _key("id", Point.id),
+            _key("ref", Point.ref),
+            _key("external_id", Point.external_id),
+            _key("company_id", Point.company_id),
+            _key("code", Point.code),
             Field("name", Point.name),
             Field("city", Point.city),
             Field("address", Point.address),
@@ -149,17 +171,16 @@ SPECS: dict[Entity, EntitySpec] = {
         Sale.id,
         Sale.company_id,
         (
-            Field("id", Sale.id),
-            Field("external_id", Sale.external_id),
-            Field("company_id", Sale.company_id),
+            _key("id", Sale.id),
+            _key("ref", Sale.ref),
+            _key("external_id", Sale.external_id),
+            _key("company_id", Sale.company_id),
             Field("point_id", Sale.point_id),
-            Field("point_code", _point.code),
-            Field("point_external_id", _point.external_id),
+            Field("point_ref", _point.ref),
             Field("product_id", Sale.product_id),
-            Field("product_sku", _product.sku),
-            Field("product_external_id", _product.external_id),
+            Field("product_ref", _product.ref),
             Field("customer_id", Sale.customer_id),
-            Field("customer_external_id", _customer.external_id),
+            Field("customer_ref", _customer.ref),
             Field("quantity", Sale.quantity),
             Field("unit_price", Sale.unit_price),
             Field("discount", Sale.discount),

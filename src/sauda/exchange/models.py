@@ -14,6 +14,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sauda.db import Base
@@ -48,6 +49,9 @@ class Change(Base):
     company_id: Mapped[int] = mapped_column(Integer)
     xid: Mapped[int] = mapped_column(BigInteger)
     deleted: Mapped[bool] = mapped_column(Boolean)
+    # A deleted row's identifiers (id, ref, external_id, company_id, a code), taken by the trigger
+    # at deletion: the tombstone carries what 1C finds its copy by. Null while the row lives.
+    identifiers: Mapped[dict[str, object] | None] = mapped_column(JSONB)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -93,3 +97,5 @@ class Batch(Base):
     delivered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     redelivered: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Closed unacknowledged because the client started its changes afresh after a full load.
+    superseded: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

@@ -7,6 +7,7 @@ module writes the little JSON the exchange needs by hand.
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,14 @@ MEDIA_TYPE = "application/json; charset=utf-8"
 BOM = b"\xef\xbb\xbf"
 
 _encode_str = json.encoder.encode_basestring
+
+
+MOMENT_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def moment(value: datetime, tz: tzinfo) -> str:
+    """A moment as 1C reads a date: business time, no fractions, no offset."""
+    return value.astimezone(tz).strftime(MOMENT_FORMAT)
 
 
 class RawJSON(str):

@@ -1,6 +1,7 @@
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, select, text, tuple_, update
@@ -34,6 +35,10 @@ SELECT CASE
     END
 FROM snap
 """)
+_SNAPSHOT_XMIN_SQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+
+ChangeRow = Row[int, int, bool, dict[str, object] | None]  # row_id, xid, deleted, identifiers
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,16 @@ class FeedRepository:
         await self.session.execute(text("SELECT pg_stat_clear_snapshot()"))
         return int((await self.session.execute(_SETTLED_BOUND_SQL)).scalar_one())
 
+    async def snapshot_bound(self) -> int:
+        """Every transaction below this xid is visible to the current snapshot (run first in a
+        REPEATABLE READ transaction: its snapshot is then the one every later statement sees)."""
+        return int((await self.session.execute(text(_SNAPSHOT_XMIN_SQL))).scalar_one())
+
     async def settled_changes(
         self, entity: str, after: Position, below: int, limit: int
-    ) -> Sequence[Row[int, int, bool]]:
+    ) -> Sequence[ChangeRow]:
         stmt = (
-            select(Change.row_id, Change.xid, Change.deleted)
+            select(Change.row_id, Change.xid, Change.deleted, Change.identifiers)
             .where(
                 Change.entity == entity,
                 self.scope.where(Change.company_id),
@@ -86,6 +96,13 @@ class FeedRepository:
             .limit(limit)
         )
         return (await self.session.execute(stmt)).all()
+
+    async def identifiers(self, entity: str, row_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """What the deletions of these rows kept, as far as they have committed."""
+        stmt = select(Change.row_id, Change.identifiers).where(
+            Change.entity == entity, Change.row_id.in_(row_ids), Change.deleted
+        )
+        return {row.row_id: row.identifiers for row in await self.session.execute(stmt)}
 
 
 class CursorRepository:
@@ -133,6 +150,15 @@ class BatchRepository:
         return await self.session.scalar(
             select(Batch).where(Batch.client_id == client_id, Batch.id == batch_id)
         )
+
+    async def supersede_pending(self, client_id: int, entity: str, at: datetime) -> Batch | None:
+        """Close the unacknowledged batch without moving the cursor (the caller moves it)."""
+        batch = await self.pending(client_id, entity)
+        if batch is not None:
+            batch.acknowledged_at = at
+            batch.superseded = True
+            await self.session.flush()
+        return batch
 
     async def add(self, batch: Batch) -> Batch:
         self.session.add(batch)

@@ -19,7 +19,7 @@ from sauda.deps import BusinessToday, SettingsDep
 from sauda.errors import InvalidInput, validation_fields
 from sauda.exchange import service
 from sauda.exchange.deps import ExchangeClient
-from sauda.exchange.models import Batch, Entity
+from sauda.exchange.models import Entity
 from sauda.exchange.onec import MEDIA_TYPE, OneCResponse, loads
 from sauda.exchange.schemas import (
     AckIn,
@@ -28,11 +28,14 @@ from sauda.exchange.schemas import (
     ChangesBatchOut,
     ExchangeClientIn,
     FeedPageOut,
+    StartIn,
+    StartOut,
     UpsertBody,
     UpsertOut,
 )
 from sauda.exchange.upserts import Context, upsert_items
 from sauda.pagination import Page, PageDep, make_page
+from sauda.streaming import StreamedFile
 from sauda.types import Id
 
 M = TypeVar("M", bound=BaseModel)
@@ -141,19 +144,18 @@ async def revoke_client(client: ScopedClient, session: SessionDep) -> dict[str, 
 # --- what 1C calls ----------------------------------------------------------------------------
 
 
-def _batch_out(batch: Batch) -> dict[str, Any]:
-    keys = BatchOut.model_fields.keys() - {"file_url"}
-    return {k: getattr(batch, k) for k in keys} | {"file_url": f"/api/v1{PREFIX}/batches/{batch.id}.json"}
-
-
-@router.get("/batches", response_model=Page[BatchOut])
+@router.get("/batches", response_class=OneCResponse, responses=onec_json(Page[BatchOut]))
 async def list_batches(
-    client: ExchangeClient, session: SessionDep, params: PageDep, entity: Entity | None = None
-) -> Page[BatchOut]:
-    """Every batch of changes delivered to this client, newest first."""
+    client: ExchangeClient,
+    session: SessionDep,
+    settings: SettingsDep,
+    params: PageDep,
+    entity: Entity | None = None,
+) -> OneCResponse:
+    """Every batch of changes delivered to this client, newest first, in the feeds' format."""
     rows, total = await service.batch_log(session, client, entity, params)
-    items = [BatchOut.model_validate(_batch_out(b)) for b in rows]
-    return make_page(items, total, params)
+    items = [service.batch_out(b, settings.tz, f"/api/v1{PREFIX}/batches/{b.id}.json") for b in rows]
+    return OneCResponse(make_page(items, total, params).model_dump())
 
 
 @router.get("/batches/{batch_id}.json", response_class=OneCResponse, responses=onec_json())
@@ -178,6 +180,35 @@ async def full_feed(
     """Every record in key order, a page at a time: `{"entity", "items", "has_more", "next_cursor"}`."""
     page = await service.full_page(session, client, entity, after=after, limit=limit, tz=settings.tz)
     return OneCResponse(page)
+
+
+@router.get(
+    "/{entity}/snapshot.json",
+    response_class=StreamedFile,
+    responses={200: {"content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/FeedPageOut"}}}}},
+)
+async def snapshot(
+    entity: Entity, client: ExchangeClient, request: Request, settings: SettingsDep
+) -> StreamedFile:
+    """Every record of the entity as one file, streamed (any size), in the full feed's format
+    with `has_more` false: for loading by hand in 1C. Its `changes_from` starts the changes."""
+    service.spec_for(client, entity)  # 404 before anything is streamed
+    chunks = service.snapshot_chunks(request.app.state.sessionmaker, client, entity, settings.tz)
+    filename = service.snapshot_filename(entity, settings.tz)
+    return StreamedFile(
+        chunks, media_type=MEDIA_TYPE, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+@router.post("/{entity}/changes/start", response_class=OneCResponse, responses=onec_json(StartOut))
+async def start_changes(
+    entity: Entity, client: ExchangeClient, session: SessionDep, request: Request
+) -> OneCResponse:
+    """After a full load: `{"changes_from": ...}` from its first page (or the snapshot file). The
+    client's changes then start where the load began instead of repeating every record; a
+    change made during the load still comes. An unacknowledged batch is closed as superseded."""
+    data = _body(StartIn, await request.body())
+    return OneCResponse(await service.start_changes(session, client, entity, data.changes_from))
 
 
 @router.get("/{entity}/changes", response_class=OneCResponse, responses=onec_json(ChangesBatchOut))
@@ -207,13 +238,16 @@ async def upsert(
     today: BusinessToday,
     request: Request,
 ) -> OneCResponse:
-    """`{"items": [...]}` keyed by `external_id` (the 1C reference UUID), at most 1000 per call.
-    Answers `{"results": [{"index", "external_id", "status", "id", "errors"}]}`; status is
-    `created`, `updated`, `unchanged` or `error` (then `errors` names the fields)."""
+    """`{"items": [...]}` keyed by `external_id` (1C's reference as a string, or any key), at most
+    1000 per call; `"deleted": true` (1C's ПометкаУдаления) deletes; a client of all companies
+    names each item's `company_id`. Answers `{"results": [{"index", "external_id", "status",
+    "id", "errors", "notes"}]}`; status is `created`, `updated`, `unchanged`, `deleted` or `error`
+    (then `errors` names the fields). 1C's empty date `0001-01-01T00:00:00` is no date; numbers
+    are rounded half up like `Окр()` to the column's decimals, and `notes` says so."""
     data = _body(UpsertBody, await request.body())
     results = await upsert_items(
         session,
-        company_id=client.company_id,
+        client=client,
         entity=entity,
         items=data.items,
         ctx=Context(tz=settings.tz, today=today),

@@ -1,30 +1,115 @@
 """What 1C sends (upserts, acknowledgements) and what the batch log shows."""
 
 import uuid
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic_core import PydanticCustomError
 
 from sauda.sales.models import PointKind
 from sauda.types import BusinessDate, BusinessDateTime, Id, Line, MoneyIn, QuantityIn
 
+# --- what 1C sends ------------------------------------------------------------------------------
+#
+# The platform writes an empty `Дата` as 0001-01-01T00:00:00 and numbers as computed (1/3 is
+# 0.333333333333333333333333333). Every date and number field of an item from 1C uses one of the
+# types below, so these rules hold for each of them (tests/exchange walk the schemas to check).
+
+EMPTY_DATES = frozenset({"0001-01-01T00:00:00", "0001-01-01"})
+
+
+def _is_empty_date(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() in EMPTY_DATES
+
+
+def _empty_date_refused(value: Any) -> Any:
+    if _is_empty_date(value) or value is None:
+        raise PydanticCustomError("empty_date", "required: 0001-01-01T00:00:00 is 1C's empty date, no date")
+    return value
+
+
+def _empty_date_is_none(value: Any) -> Any:
+    return None if _is_empty_date(value) else value
+
+
+@dataclass(frozen=True)
+class EmptyDate:
+    """How a field reads 1C's empty date: `required` refuses it, otherwise it is null."""
+
+    required: bool
+
+
+OneCDate = Annotated[BusinessDate, BeforeValidator(_empty_date_refused), EmptyDate(required=True)]
+OneCDateTime = Annotated[BusinessDateTime, BeforeValidator(_empty_date_refused), EmptyDate(required=True)]
+OptionalOneCDate = Annotated[
+    BusinessDate | None, BeforeValidator(_empty_date_is_none), EmptyDate(required=False)
+]
+
+
+@dataclass(frozen=True)
+class Rounded:
+    """Rounded half away from zero to `places` decimals, as 1C's `Окр(x, places)` does; the item's
+    result says so in `notes`."""
+
+    places: int
+
+    def __call__(self, value: Any) -> Any:
+        number = as_decimal(value)
+        if number is None or not number.is_finite():
+            return value  # the field's own validation names the problem
+        try:
+            return number.quantize(Decimal(1).scaleb(-self.places), ROUND_HALF_UP)
+        except InvalidOperation:  # far too many digits for the column: refused below
+            return value
+
+
+def as_decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal | int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    return None
+
+
+_MONEY, _QUANTITY = Rounded(2), Rounded(3)
+OneCMoney = Annotated[MoneyIn, BeforeValidator(_MONEY), _MONEY]
+OneCQuantity = Annotated[QuantityIn, BeforeValidator(_QUANTITY), _QUANTITY]
+
+# 1C's reference as a string (Строка(Ссылка.УникальныйИдентификатор())) or another system's key.
+ExternalId = Annotated[Line, Field(min_length=1, max_length=100)]
+
 
 class FromOneC(BaseModel):
-    """An item from 1C, keyed by its reference UUID. Unknown keys (1C sends whole objects) are
-    ignored; missing optional ones keep their current value on update."""
+    """What every item from 1C has: its key, its company, its deletion mark. Unknown keys (1C
+    sends whole objects) are ignored; on update, keys left out keep their current value."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    external_id: uuid.UUID = Field(description="the 1C reference (УникальныйИдентификатор)")
+    external_id: ExternalId = Field(
+        description="the record's key: 1C's reference as a string, or any other system's key "
+        "(free text); a record that came from Sauda is also found by its `ref`"
+    )
+    company_id: Id | None = Field(
+        default=None, description="required from a client of all companies; otherwise the client's own"
+    )
+    deleted: bool = Field(
+        default=False,
+        description="1C's ПометкаУдаления: true deletes the record in Sauda (other keys ignored)",
+    )
 
 
 class ProductIn(FromOneC):
     sku: str = Field(min_length=1, max_length=64)
     name: Line = Field(min_length=1, max_length=200)
     model: Line = Field(default="", max_length=200)
-    release_date: BusinessDate
+    release_date: OneCDate
 
 
 class CustomerIn(FromOneC):
@@ -43,15 +128,15 @@ class PointIn(FromOneC):
 
 
 class SaleIn(FromOneC):
-    point_external_id: uuid.UUID | None = None
+    point_external_id: ExternalId | None = Field(default=None, description="or point_code")
     point_code: str | None = Field(default=None, max_length=64)
-    product_external_id: uuid.UUID | None = None
+    product_external_id: ExternalId | None = Field(default=None, description="or product_sku")
     product_sku: str | None = Field(default=None, max_length=64)
-    customer_external_id: uuid.UUID | None = None
-    quantity: QuantityIn
-    unit_price: MoneyIn
-    discount: MoneyIn = Decimal("0.00")
-    sold_at: BusinessDateTime = Field(description="YYYY-MM-DDThh:mm:ss in business time")
+    customer_external_id: ExternalId | None = None
+    quantity: OneCQuantity
+    unit_price: OneCMoney
+    discount: OneCMoney = Decimal("0.00")
+    sold_at: OneCDateTime = Field(description="YYYY-MM-DDThh:mm:ss in business time")
 
 
 class UpsertBody(BaseModel):
@@ -73,15 +158,33 @@ class ExchangeClientIn(BaseModel):
     all_companies: bool = Field(default=False, description="admins only: the client sees every company")
 
 
+class StartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    changes_from: str = Field(
+        min_length=1, max_length=19, description="from the first page of the full load, or the snapshot"
+    )
+
+
+class StartOut(BaseModel):
+    entity: str
+    changes_from: str
+    superseded_batch_id: uuid.UUID | None = Field(description="the unacknowledged batch closed unread")
+
+
+ONEC_MOMENT = "YYYY-MM-DDThh:mm:ss in business time, no offset"
+
+
 class BatchOut(BaseModel):
     id: uuid.UUID
     client_id: int
     entity: str
     item_count: int
     has_more: bool
-    delivered_at: datetime
+    delivered_at: str = Field(description=ONEC_MOMENT)
     redelivered: int
-    acknowledged_at: datetime | None
+    acknowledged_at: str | None = Field(description=ONEC_MOMENT)
+    superseded: bool = Field(description="closed unacknowledged when the client started its changes afresh")
     file_url: str
 
 
@@ -90,9 +193,12 @@ class BatchOut(BaseModel):
 
 class FeedPageOut(BaseModel):
     entity: str
-    items: list[dict[str, Any]]
+    changes_from: str = Field(
+        description="after a full load, POST the first page's value to /{entity}/changes/start"
+    )
     has_more: bool
     next_cursor: str | None = Field(description="pass as `after` for the next page")
+    items: list[dict[str, Any]]
 
 
 class ChangesBatchOut(BaseModel):
@@ -113,9 +219,10 @@ class AckOut(BaseModel):
 class UpsertResultOut(BaseModel):
     index: int
     external_id: str | None
-    status: str = Field(description="created, updated, unchanged or error")
+    status: str = Field(description="created, updated, unchanged, deleted or error")
     id: int | None
-    errors: list[dict[str, str]] | None = None
+    errors: list[dict[str, str]] = Field(description="why the item was refused: field and message")
+    notes: list[dict[str, str]] = Field(description="what was adjusted, e.g. a number rounded like Окр()")
 
 
 class UpsertOut(BaseModel):

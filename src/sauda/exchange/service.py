@@ -2,17 +2,20 @@
 
 import secrets
 import uuid
-from datetime import UTC, datetime, tzinfo
+from collections.abc import AsyncIterator
+from datetime import tzinfo
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sauda import clock
 from sauda.auth.models import IntegrationClient
+from sauda.db import transaction
 from sauda.errors import Conflict, InvalidInput, NotFound
 from sauda.exchange.entities import SPECS, EntitySpec, tombstone
 from sauda.exchange.models import Batch, Entity
-from sauda.exchange.onec import RawJSON, dumps
-from sauda.exchange.repository import BatchRepository, CursorRepository, FeedRepository, Position
+from sauda.exchange.onec import RawJSON, dumps, moment
+from sauda.exchange.repository import BatchRepository, ChangeRow, CursorRepository, FeedRepository, Position
 from sauda.pagination import PageParams
 from sauda.tenancy import Scope
 
@@ -39,6 +42,14 @@ def parse_cursor(after: str | None) -> int:
     return int(after)
 
 
+def parse_changes_from(token: str) -> int:
+    if not token.isdigit() or len(token) > 19:
+        raise InvalidInput.for_field(
+            "changes_from", "must be the changes_from of a full feed page or snapshot"
+        )
+    return int(token)
+
+
 async def full_page(
     session: AsyncSession,
     client: IntegrationClient,
@@ -49,16 +60,69 @@ async def full_page(
     tz: tzinfo,
 ) -> dict[str, Any]:
     spec = spec_for(client, entity)
-    rows = await FeedRepository(session, client_scope(client)).page(
-        spec, after=parse_cursor(after), limit=limit + 1, tz=tz_name(tz)
-    )
+    feed = FeedRepository(session, client_scope(client))
+    # Taken before the page is read: every change below it is in the page (see start_changes).
+    changes_from = await feed.settled_bound()
+    rows = await feed.page(spec, after=parse_cursor(after), limit=limit + 1, tz=tz_name(tz))
     has_more = len(rows) > limit
     rows = rows[:limit]
     return {
         "entity": entity.value,
-        "items": [RawJSON(row.item) for row in rows],
+        "changes_from": str(changes_from),
         "has_more": has_more,
         "next_cursor": str(rows[-1].id) if has_more else None,
+        "items": [RawJSON(row.item) for row in rows],
+    }
+
+
+SNAPSHOT_PAGE = 1000
+
+
+async def snapshot_chunks(
+    sessionmaker: async_sessionmaker[AsyncSession], client: IntegrationClient, entity: Entity, tz: tzinfo
+) -> AsyncIterator[bytes]:
+    """The whole feed of `entity` as one full page (`has_more` false), read from one snapshot so
+    the file is consistent however long it streams; its `changes_from` lets the client start its
+    changes after loading the file by hand. In its own transaction: the body is produced after
+    the request's session has committed."""
+    spec = spec_for(client, entity)
+    async with transaction(sessionmaker) as session:
+        await session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+        feed = FeedRepository(session, client_scope(client))
+        head = {"entity": entity.value, "changes_from": str(await feed.snapshot_bound())}
+        prefix = dumps(head | {"has_more": False, "next_cursor": None})[:-1] + b',"items":['
+        after = 0
+        while rows := await feed.page(spec, after=after, limit=SNAPSHOT_PAGE, tz=tz_name(tz)):
+            yield prefix + ",".join(row.item for row in rows).encode()
+            prefix, after = b",", rows[-1].id
+        yield (b"" if prefix == b"," else prefix) + b"]}"
+
+
+def snapshot_filename(entity: Entity, tz: tzinfo) -> str:
+    return f"sauda_{entity.value}_full_{clock.now().astimezone(tz).strftime('%Y-%m-%d_%H-%M-%S')}.json"
+
+
+async def start_changes(
+    session: AsyncSession, client: IntegrationClient, entity: Entity, changes_from: str
+) -> dict[str, Any]:
+    """After a full load: the client's changes start where that load began, not from the first
+    record ever. Changes of transactions below `changes_from` were all visible to the load; any
+    at or above it come as changes (some records may come twice, none is lost). A batch not yet
+    acknowledged is closed as superseded."""
+    spec_for(client, entity)
+    xid = parse_changes_from(changes_from)
+    if xid > await FeedRepository(session, client_scope(client)).settled_bound():
+        raise InvalidInput.for_field("changes_from", "ahead of this server's feeds: not one it gave")
+    cursors = CursorRepository(session)
+    await cursors.lock(client.id, entity.value)
+    superseded = await BatchRepository(session).supersede_pending(client.id, entity.value, clock.now())
+    await cursors.advance(client.id, entity.value, Position(xid, 0))  # row ids start at 1
+    return {
+        "entity": entity.value,
+        "changes_from": changes_from,
+        "superseded_batch_id": str(superseded.id) if superseded else None,
     }
 
 
@@ -74,6 +138,14 @@ def _batch_body(
             "ack_token": token,
         }
     )
+
+
+def _item(spec: EntitySpec, change: ChangeRow, live: dict[int, str], deleted_since: dict[int, Any]) -> Any:
+    if change.row_id in live:
+        return RawJSON(live[change.row_id])
+    identifiers = change.identifiers if change.deleted else deleted_since.get(change.row_id)
+    # Deletions captured before tombstones kept identifiers have only their id.
+    return tombstone(spec, identifiers or {"id": change.row_id})
 
 
 async def next_batch(
@@ -93,7 +165,10 @@ async def next_batch(
     has_more = len(changes) > limit
     changes = changes[:limit]
     live = await feed.current(spec, [c.row_id for c in changes if not c.deleted], tz_name(tz))
-    items = [RawJSON(live[c.row_id]) if c.row_id in live else tombstone(spec, c.row_id) for c in changes]
+    # A row deleted since its change was read: its deletion has committed, with its identifiers.
+    gone = [c.row_id for c in changes if not c.deleted and c.row_id not in live]
+    deleted_since = await feed.identifiers(entity.value, gone) if gone else {}
+    items = [_item(spec, c, live, deleted_since) for c in changes]
     batch_id, token = uuid.uuid4(), secrets.token_urlsafe(24)
     payload = _batch_body(batch_id, entity, items, has_more, token)
     await batches.add(
@@ -125,7 +200,7 @@ async def acknowledge(
             fields=[{"field": "ack_token", "message": "not the token of a batch delivered to this client"}],
         )
     if batch.acknowledged_at is None:
-        batch.acknowledged_at = datetime.now(UTC)
+        batch.acknowledged_at = clock.now()
         await cursors.advance(client.id, entity.value, Position(batch.end_xid, batch.end_row_id))
         await session.flush()
     return {
@@ -147,6 +222,22 @@ async def batch_file(session: AsyncSession, client: IntegrationClient, batch_id:
     if batch is None:
         raise NotFound(f"Batch {batch_id} not found")
     return batch
+
+
+def batch_out(batch: Batch, tz: tzinfo, file_url: str) -> dict[str, Any]:
+    """A line of the batch log in the feeds' format: moments in business time, no offset."""
+    return {
+        "id": str(batch.id),
+        "client_id": batch.client_id,
+        "entity": batch.entity,
+        "item_count": batch.item_count,
+        "has_more": batch.has_more,
+        "delivered_at": moment(batch.delivered_at, tz),
+        "redelivered": batch.redelivered,
+        "acknowledged_at": moment(batch.acknowledged_at, tz) if batch.acknowledged_at else None,
+        "superseded": batch.superseded,
+        "file_url": file_url,
+    }
 
 
 def batch_filename(batch: Batch, tz: tzinfo) -> str:

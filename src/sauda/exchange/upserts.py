@@ -1,11 +1,16 @@
-"""Upserts from 1C keyed by the 1C reference UUID: each item on its own, each with its result.
+"""Upserts and deletions from 1C keyed by `external_id`: each item on its own, each with its result.
 
 Every item runs in a savepoint, so a bad item leaves no trace and the good ones still land;
-sending the same items again updates nothing that is already equal. A batch holds its company
-and the company's batch lock first; the rollup changes of its sales are applied once after the
-last item (the writers' lock order, sauda.sales.repository).
+sending the same items again updates nothing that is already equal. An item is found by its
+`external_id`, or by its `ref` when the key is the UUID 1C gave its copy of a Sauda record.
+
+A client of all companies names each item's company; any other client writes into its own. The
+call holds every company it writes into, then their batch locks, in company order; the rollup
+changes of its sales are applied once after the last item (the writers' lock order,
+sauda.sales.repository).
 """
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
@@ -17,24 +22,25 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sauda.errors import InvalidInput, SaudaError, validation_fields
+from sauda.auth.models import IntegrationClient
+from sauda.errors import FOREIGN_KEY_VIOLATION, InvalidInput, SaudaError, sqlstate, validation_fields
 from sauda.exchange.models import Entity
-from sauda.exchange.schemas import CustomerIn, FromOneC, PointIn, ProductIn, SaleIn
+from sauda.exchange.schemas import CustomerIn, FromOneC, PointIn, ProductIn, Rounded, SaleIn, as_decimal
 from sauda.network import service as network_service
-from sauda.network.models import Product
+from sauda.network.models import Company, Product
 from sauda.sales import service as sales_service
-from sauda.sales.models import Customer, Point
+from sauda.sales.models import Customer, Point, Sale
 from sauda.sales.repository import (
     RollupDeltas,
     RollupRepository,
-    SaleRepository,
     hold_company,
     lock_company_batch,
 )
 from sauda.sales.schemas import SaleCreate, SaleUpdate
 from sauda.tenancy import Scope
 
-Outcome = tuple[str, int]  # status ("created", "updated", "unchanged") and the row id
+Outcome = tuple[str, int | None]  # status (created, updated, unchanged, deleted) and the row id
+Problems = list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -51,24 +57,38 @@ Apply = Callable[[AsyncSession, int, Any, Context, RollupDeltas], Awaitable[Outc
 @dataclass(frozen=True)
 class Upsert:
     schema: type[FromOneC]
+    model: Any
     apply: Apply
 
 
-async def _by_external_id(session: AsyncSession, model: Any, company_id: int, external_id: str) -> Any:
-    return await session.scalar(
-        select(model).where(model.company_id == company_id, model.external_id == external_id)
-    )
+def as_uuid(key: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(key)
+    except ValueError:
+        return None
 
 
-async def _put_simple(session: AsyncSession, model: Any, company_id: int, data: BaseModel) -> Outcome:
-    values = data.model_dump(exclude={"external_id"})
-    external_id = str(data.external_id)  # type: ignore[attr-defined]
-    row = await _by_external_id(session, model, company_id, external_id)
+async def find(session: AsyncSession, model: Any, company_id: int, key: str, *, lock: bool = False) -> Any:
+    """The company's record 1C knows by `key`: its external_id, else its ref."""
+    stmt = select(model).where(model.company_id == company_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = await session.scalar(stmt.where(model.external_id == key))
+    if row is None and (ref := as_uuid(key)) is not None:
+        row = await session.scalar(stmt.where(model.ref == ref))
+    return row
+
+
+async def _put_simple(session: AsyncSession, model: Any, company_id: int, data: FromOneC) -> Outcome:
+    row = await find(session, model, company_id, data.external_id)
     if row is None:
-        row = model(company_id=company_id, external_id=external_id, **values)
+        values = data.model_dump(exclude=set(FromOneC.model_fields))
+        ref = as_uuid(data.external_id) or uuid.uuid4()
+        row = model(company_id=company_id, external_id=data.external_id, ref=ref, **values)
         session.add(row)
         await session.flush()
         return "created", row.id
+    values = data.model_dump(exclude=set(FromOneC.model_fields), exclude_unset=True)
     changed = {k: v for k, v in values.items() if getattr(row, k) != v}
     for field, value in changed.items():
         setattr(row, field, value)
@@ -96,12 +116,12 @@ async def _reference(
     model: Any,
     company_id: int,
     field: str,
-    external_id: Any,
+    key: str | None,
     code: tuple[Any, str | None] | None = None,
 ) -> int:
-    """The id of a referenced row: by its 1C reference, else by its code (point code, SKU)."""
-    if external_id is not None:
-        found = await _by_external_id(session, model, company_id, str(external_id))
+    """The id of a referenced row: by its key (external_id or ref), else by its code."""
+    if key is not None:
+        found = await find(session, model, company_id, key)
     elif code is not None and code[1] is not None:
         column, value = code
         found = await session.scalar(select(model).where(model.company_id == company_id, column == value))
@@ -138,12 +158,13 @@ async def _put_sale(
         "unit_price": data.unit_price,
         "discount": data.discount,
         "sold_at": data.sold_at,
-        "external_id": str(data.external_id),
     }
     scope = Scope.company(company_id)
-    sale = await SaleRepository(session, scope).by_external_id_for_update(company_id, str(data.external_id))
+    sale = await find(session, Sale, company_id, data.external_id, lock=True)
     if sale is None:
-        created = await sales_service.create_sale(session, scope, SaleCreate(**values), tz, batch=rollups)
+        create = SaleCreate(**values, external_id=data.external_id)
+        ref = as_uuid(data.external_id)
+        created = await sales_service.create_sale(session, scope, create, tz, batch=rollups, ref=ref)
         return "created", created.id
     current = {k: getattr(sale, k) for k in values}
     current["sold_at"] = sale.sold_at.astimezone(tz).replace(tzinfo=None)
@@ -154,15 +175,43 @@ async def _put_sale(
 
 
 UPSERTS: dict[Entity, Upsert] = {
-    Entity.products: Upsert(ProductIn, _put_product),
-    Entity.customers: Upsert(CustomerIn, _put_customer),
-    Entity.points: Upsert(PointIn, _put_point),
-    Entity.sales: Upsert(SaleIn, _put_sale),
+    Entity.products: Upsert(ProductIn, Product, _put_product),
+    Entity.customers: Upsert(CustomerIn, Customer, _put_customer),
+    Entity.points: Upsert(PointIn, Point, _put_point),
+    Entity.sales: Upsert(SaleIn, Sale, _put_sale),
 }
 
 
+async def _delete(
+    session: AsyncSession, upsert: Upsert, company_id: int, key: str, ctx: Context, rollups: RollupDeltas
+) -> Outcome:
+    """1C deleted the record or marked it for deletion: it goes. Already gone is `unchanged`."""
+    row = await find(session, upsert.model, company_id, key, lock=True)
+    if row is None:
+        return "unchanged", None
+    if isinstance(row, Sale):
+        await sales_service.delete_sale(session, row, ctx.tz, batch=rollups)
+    else:
+        await session.delete(row)
+        await session.flush()
+    return "deleted", row.id
+
+
+async def _write(
+    session: AsyncSession,
+    upsert: Upsert,
+    company_id: int,
+    data: FromOneC,
+    ctx: Context,
+    rollups: RollupDeltas,
+) -> Outcome:
+    if data.deleted:
+        return await _delete(session, upsert, company_id, data.external_id, ctx, rollups)
+    return await upsert.apply(session, company_id, data, ctx, rollups)
+
+
 def _result(
-    index: int, raw: Any, status: str, row_id: int | None, errors: list[dict[str, str]]
+    index: int, raw: Any, status: str, row_id: int | None, errors: Problems, notes: Problems
 ) -> dict[str, Any]:
     external_id = raw.get("external_id") if isinstance(raw, dict) else None
     return {
@@ -171,41 +220,112 @@ def _result(
         "status": status,
         "id": row_id,
         "errors": errors,
+        "notes": notes,
     }
 
 
-def _integrity_message(exc: IntegrityError) -> list[dict[str, str]]:
+def _integrity_problem(exc: IntegrityError) -> Problems:
+    if sqlstate(exc) == FOREIGN_KEY_VIOLATION:
+        return [{"field": "deleted", "message": "other records (sales) still refer to it: delete them first"}]
     constraint = getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None) or "a constraint"
     field = "sku" if "sku" in constraint else "code" if "code" in constraint else "external_id"
     return [{"field": field, "message": f"conflicts with another record ({constraint})"}]
 
 
+def rounding_notes(schema: type[BaseModel], raw: dict[str, Any], data: BaseModel) -> Problems:
+    """A note for every number that was rounded on its way in (the `Rounded` fields)."""
+    notes = []
+    for name, info in schema.model_fields.items():
+        rounded = next((m for m in info.metadata if isinstance(m, Rounded)), None)
+        sent = as_decimal(raw.get(name)) if rounded else None
+        if sent is not None and sent != getattr(data, name):
+            message = f"rounded {sent} to {getattr(data, name)} (half up, as 1C's Окр(x, {rounded.places}))"  # type: ignore[union-attr]
+            notes.append({"field": name, "message": message})
+    return notes
+
+
+def target_company(client: IntegrationClient, item: FromOneC) -> int:
+    """The company an item is written into."""
+    if client.all_companies:
+        if item.company_id is None:
+            raise InvalidInput.for_field("company_id", "required from a client of all companies")
+        return item.company_id
+    if item.company_id not in (None, client.company_id):
+        raise InvalidInput.for_field("company_id", "not this client's company")
+    return client.company_id
+
+
+async def _hold_companies(session: AsyncSession, company_ids: set[int]) -> set[int]:
+    """Hold the companies that exist and take their batch locks, in company order."""
+    existing = set(await session.scalars(select(Company.id).where(Company.id.in_(company_ids))))
+    for company_id in sorted(existing):
+        await hold_company(session, company_id)
+        await lock_company_batch(session, company_id)
+    return existing
+
+
+def _problems(exc: Exception) -> Problems:
+    if isinstance(exc, ValidationError):
+        return validation_fields(exc)
+    if isinstance(exc, SaudaError):
+        return exc.fields or [{"field": "", "message": exc.message}]
+    assert isinstance(exc, IntegrityError)
+    return _integrity_problem(exc)
+
+
+@dataclass
+class _Item:
+    index: int
+    raw: Any
+    data: FromOneC | None = None
+    company_id: int | None = None
+    problems: Problems | None = None
+
+
+def _read(upsert: Upsert, client: IntegrationClient, index: int, raw: Any) -> _Item:
+    """Validate an item; a deletion needs only its key and company."""
+    item = _Item(index, raw)
+    try:
+        head = FromOneC.model_validate(raw)
+        item.data = head if head.deleted else upsert.schema.model_validate(raw)
+        item.company_id = target_company(client, item.data)
+    except (ValidationError, SaudaError) as exc:
+        item.problems = _problems(exc)
+    return item
+
+
 async def upsert_items(
-    session: AsyncSession, *, company_id: int, entity: Entity, items: list[Any], ctx: Context
+    session: AsyncSession, *, client: IntegrationClient, entity: Entity, items: list[Any], ctx: Context
 ) -> list[dict[str, Any]]:
     if entity not in UPSERTS:
         raise InvalidInput.for_field("entity", f"1C cannot send {entity.value}")
     upsert = UPSERTS[entity]
-    tz = ctx.tz
-    await hold_company(session, company_id)
-    await lock_company_batch(session, company_id)
-    rollups = RollupDeltas(tz)
+    read = [_read(upsert, client, index, raw) for index, raw in enumerate(items)]
+    companies = await _hold_companies(session, {i.company_id for i in read if i.company_id is not None})
+    rollups = RollupDeltas(ctx.tz)
     results = []
-    for index, raw in enumerate(items):
+    for item in read:
+        if item.problems is None and item.company_id not in companies:
+            item.problems = [{"field": "company_id", "message": "no such company"}]
+        if item.problems is not None or item.data is None or item.company_id is None:
+            results.append(_result(item.index, item.raw, "error", None, item.problems or [], []))
+            continue
+        item_rollups = RollupDeltas(ctx.tz)  # dropped with the item's savepoint if it fails
         try:
-            data = upsert.schema.model_validate(raw)
-            item_rollups = RollupDeltas(tz)  # dropped with the item's savepoint if it fails
             async with session.begin_nested():
-                status, row_id = await upsert.apply(session, company_id, data, ctx, item_rollups)
-            rollups.merge(item_rollups)
-            results.append(_result(index, raw, status, row_id, []))
-        except ValidationError as exc:
-            results.append(_result(index, raw, "error", None, validation_fields(exc)))
-        except SaudaError as exc:
-            results.append(
-                _result(index, raw, "error", None, exc.fields or [{"field": "", "message": exc.message}])
-            )
-        except IntegrityError as exc:
-            results.append(_result(index, raw, "error", None, _integrity_message(exc)))
-    await RollupRepository(session, tz).apply(rollups)
+                if item.data.deleted:
+                    status, row_id = await _delete(
+                        session, upsert, item.company_id, item.data.external_id, ctx, item_rollups
+                    )
+                else:
+                    status, row_id = await upsert.apply(
+                        session, item.company_id, item.data, ctx, item_rollups
+                    )
+        except (ValidationError, SaudaError, IntegrityError) as exc:
+            results.append(_result(item.index, item.raw, "error", None, _problems(exc), []))
+            continue
+        rollups.merge(item_rollups)
+        notes = [] if item.data.deleted else rounding_notes(upsert.schema, item.raw, item.data)
+        results.append(_result(item.index, item.raw, status, row_id, [], notes))
+    await RollupRepository(session, ctx.tz).apply(rollups)
     return results

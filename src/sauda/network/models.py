@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from sauda.db import Base, TimestampMixin
+from sauda.db import Base, RefMixin, TimestampMixin
 
 MAX_LEVEL = 4  # five levels: 0 (no supplier) .. 4
 COMPANIES_STORAGE = {
@@ -43,7 +43,7 @@ class DebtReason(enum.StrEnum):
     cleared = "cleared"
 
 
-class Company(TimestampMixin, Base):
+class Company(TimestampMixin, RefMixin, Base):
     __tablename__ = "companies"
     __table_args__ = (
         CheckConstraint("debt >= 0", name="debt_not_negative"),
@@ -54,6 +54,7 @@ class Company(TimestampMixin, Base):
         ),
         CheckConstraint("supplier_id IS NULL OR supplier_id <> id", name="not_own_supplier"),
         CheckConstraint("(supplier_id IS NULL) = (level = 0)", name="level_matches_supplier"),
+        UniqueConstraint("ref"),
         # The city and country filters ignore case: these serve them in the list's order. The
         # plain column is included so the list's count stays an index-only scan.
         *(
@@ -104,9 +105,13 @@ class Company(TimestampMixin, Base):
         return self.name
 
 
-class Product(TimestampMixin, Base):
+class Product(TimestampMixin, RefMixin, Base):
     __tablename__ = "products"
-    __table_args__ = (UniqueConstraint("company_id", "sku"), UniqueConstraint("company_id", "external_id"))
+    __table_args__ = (
+        UniqueConstraint("company_id", "sku"),
+        UniqueConstraint("company_id", "external_id"),
+        UniqueConstraint("company_id", "ref"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), index=True)
@@ -114,7 +119,7 @@ class Product(TimestampMixin, Base):
     model: Mapped[str] = mapped_column(String(200))
     release_date: Mapped[date] = mapped_column(Date)
     sku: Mapped[str] = mapped_column(String(64))
-    # The 1C reference (УникальныйИдентификатор) of a product that came from 1C.
+    # The key another system (1C, a POS) knows the product by: free text.
     external_id: Mapped[str | None] = mapped_column(String(100))
 
     company: Mapped[Company] = relationship(lazy="raise")

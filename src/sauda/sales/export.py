@@ -3,18 +3,16 @@
 The export runs in a transaction of its own: the response body is produced after the request's
 session has committed. Columns are the import layout, so an export can be imported elsewhere.
 
-Once the status line is sent it cannot change, so `ExportResponse` makes the first chunk before
-sending it: the CSV header with the first rows, or the whole XLSX workbook. Until then a failing
-query is an ordinary JSON error. A CSV failing later propagates out of the body iterator and the
-server drops the connection without the chunked encoding's last chunk: the client sees a cut
-transfer, never a short file that looks whole.
+Once the status line is sent it cannot change, so the response (`sauda.streaming.StreamedFile`)
+makes the first chunk before sending it: the CSV header with the first rows, or the whole XLSX
+workbook. A CSV failing later is cut, never a short file that looks whole.
 """
 
 import asyncio
 import csv
 import io
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -22,8 +20,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 from sauda.db import transaction
 from sauda.network.models import Product
@@ -78,25 +74,6 @@ async def _rows(
         result = await session.stream(stmt.execution_options(yield_per=BATCH))
         async for partition in result.partitions(BATCH):
             yield partition
-
-
-class ExportResponse(StreamingResponse):
-    """A streamed file whose first chunk is made before the status line is sent."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Out here a failure still reaches the app's error handlers (the request's session has
-        # committed already, so the export never holds a second connection meanwhile).
-        chunks = aiter(self.body_iterator)
-        first = await anext(chunks, None)
-        self.body_iterator = _prepend(first, chunks)
-        await super().__call__(scope, receive, send)
-
-
-async def _prepend(first: Any, rest: AsyncIterable[Any]) -> AsyncIterator[Any]:
-    if first is not None:
-        yield first
-    async for chunk in rest:
-        yield chunk
 
 
 def _local(moment: datetime, tz: ZoneInfo) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from sauda.db import Base, TimestampMixin
+from sauda.db import Base, RefMixin, TimestampMixin
 from sauda.network.models import Company, Product
 
 
@@ -47,13 +47,14 @@ class ImportFormat(enum.StrEnum):
     xlsx = "xlsx"
 
 
-class Point(TimestampMixin, Base):
+class Point(TimestampMixin, RefMixin, Base):
     """A point of sale. `code` is how POS exports and import files name it."""
 
     __tablename__ = "points"
     __table_args__ = (
         UniqueConstraint("company_id", "code"),
         UniqueConstraint("company_id", "external_id"),
+        UniqueConstraint("company_id", "ref"),
         Index("ix_points_company_id_name", "company_id", "name", "id"),
     )
 
@@ -65,7 +66,7 @@ class Point(TimestampMixin, Base):
     address: Mapped[str] = mapped_column(String(300), default="")
     kind: Mapped[PointKind] = mapped_column(Enum(PointKind, name="point_kind"), default=PointKind.store)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # The 1C reference of a point that came from 1C.
+    # The key another system (1C, a POS) knows the point by: free text.
     external_id: Mapped[str | None] = mapped_column(String(100))
 
     company: Mapped[Company] = relationship(lazy="raise")
@@ -74,10 +75,11 @@ class Point(TimestampMixin, Base):
         return f"{self.name} ({self.code})"
 
 
-class Customer(TimestampMixin, Base):
+class Customer(TimestampMixin, RefMixin, Base):
     __tablename__ = "customers"
     __table_args__ = (
         UniqueConstraint("company_id", "external_id"),
+        UniqueConstraint("company_id", "ref"),
         Index("ix_customers_company_id_name", "company_id", "name", "id"),
     )
 
@@ -94,12 +96,13 @@ class Customer(TimestampMixin, Base):
         return self.name
 
 
-class Sale(TimestampMixin, Base):
+class Sale(TimestampMixin, RefMixin, Base):
     """One sold line. `total` = round(quantity × unit_price − discount, 2), computed by the server."""
 
     __tablename__ = "sales"
     __table_args__ = (
         UniqueConstraint("company_id", "external_id"),
+        UniqueConstraint("company_id", "ref"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
         CheckConstraint("discount >= 0", name="discount_not_negative"),

@@ -13,7 +13,6 @@ from sauda.sales.deps import BusinessTz, LockedSale, ScopedCustomer, ScopedPoint
 from sauda.sales.export import (
     MEDIA_TYPES,
     ExportFormat,
-    ExportResponse,
     csv_chunks,
     export_statement,
     xlsx_chunks,
@@ -48,6 +47,7 @@ from sauda.sales.schemas import (
     SaleUpdate,
     TopProductsOut,
 )
+from sauda.streaming import StreamedFile
 from sauda.types import BusinessDate, Id, MoneyIn
 
 router = APIRouter(tags=["sales"])
@@ -263,7 +263,7 @@ async def export_sales(
     maker = request.app.state.sessionmaker
     chunks = csv_chunks(maker, stmt, tz) if format is ExportFormat.csv else xlsx_chunks(maker, stmt, tz)
     filename = f"sales.{format.value}"
-    return ExportResponse(
+    return StreamedFile(
         chunks,
         media_type=MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},

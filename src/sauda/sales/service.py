@@ -1,5 +1,6 @@
 """Business rules of sales: points, customers, sales with their rollups, metrics. Flushes only."""
 
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -183,9 +184,16 @@ async def _rollup_changes(
 
 
 async def create_sale(
-    session: AsyncSession, scope: Scope, data: SaleCreate, tz: ZoneInfo, *, batch: RollupDeltas | None = None
+    session: AsyncSession,
+    scope: Scope,
+    data: SaleCreate,
+    tz: ZoneInfo,
+    *,
+    batch: RollupDeltas | None = None,
+    ref: uuid.UUID | None = None,
 ) -> Sale:
-    values = data.model_dump(exclude={"total"})
+    """`ref`: the 1C reference of a sale made in 1C (else the sale gets a new one)."""
+    values = data.model_dump(exclude={"total"}) | ({"ref": ref} if ref else {})
     await _resolve_refs(session, scope, values)
     await hold_company(session, values["company_id"])
     values["total"] = _check_total(data.quantity, data.unit_price, data.discount, data.total)
@@ -233,9 +241,11 @@ async def update_sale(
     return sale
 
 
-async def delete_sale(session: AsyncSession, sale: Sale, tz: ZoneInfo) -> None:
+async def delete_sale(
+    session: AsyncSession, sale: Sale, tz: ZoneInfo, *, batch: RollupDeltas | None = None
+) -> None:
     """`sale` comes locked, its company held first (`SaleRepository.get_for_update`)."""
-    async with _rollup_changes(session, tz, None) as rollups:
+    async with _rollup_changes(session, tz, batch) as rollups:
         await session.delete(sale)
         await session.flush()
         rollups.add(sale, -1)
