@@ -18,7 +18,7 @@ import httpx
 
 IDENTIFIER = re.compile(r"^[A-Za-z_\u0400-\u04ff][A-Za-z0-9_\u0400-\u04ff]*$")
 ONEC_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
-DATE_KEYS = {"created_at", "sold_at", "release_date"}
+DATE_KEYS = {"created_at", "sold_at", "release_date", "delivered_at", "acknowledged_at"}
 
 
 class OneCCannotRead(AssertionError):

@@ -15,6 +15,7 @@ from tests.factories import Factory
 
 PRODUCT_KEYS = {
     "id",
+    "ref",
     "external_id",
     "company_id",
     "sku",
@@ -72,6 +73,10 @@ async def test_full_exchange_like_1c(
     tombstones = [i for i in batch["items"] if i["deleted"]]
     assert {t["id"] for t in tombstones} == {products[2].id, new.id}
     assert all(set(t) == PRODUCT_KEYS and t["name"] is None for t in tombstones)
+    live = {p["id"]: p for p in mirror.values()}
+    for t in tombstones:  # every identifier the live record had: 1C finds its copy by them
+        keys = ("id", "ref", "external_id", "company_id", "sku")
+        assert {k: t[k] for k in keys} == {k: live[t["id"]][k] for k in keys}
     apply(mirror, batch["items"])
     await onec.ack("products", batch)
 
@@ -135,7 +140,7 @@ async def test_money_dates_and_numbers_as_1c_reads_them(client: httpx.AsyncClien
     assert re.search(rb'"debt" ?: ?1234\.50\b', raw)
     assert re.search(rb'"debt" ?: ?0\.00\b', raw)
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", ours["created_at"])
-    assert ours["supplier_name"] == supplier.name
+    assert ours["supplier_ref"] == next(c for c in companies if c["id"] == supplier.id)["ref"]
 
 
 async def test_companies_feed_is_only_for_clients_of_all_companies(onec_setup: OneCSetup) -> None:
@@ -187,7 +192,7 @@ async def test_batch_log_and_files(onec_setup: OneCSetup, factory: Factory) -> N
     onec = onec_setup.onec
     delivered = await onec.send("GET", "/api/v1/exchange/products/changes")
     batch = read_json(delivered)
-    log = (await onec.send("GET", "/api/v1/exchange/batches")).json()
+    log = await onec.get("/api/v1/exchange/batches")  # in the feeds' format: charset, 1C dates
     assert log["total"] == 1
     entry = log["items"][0]
     assert entry["id"] == batch["batch_id"]
@@ -200,8 +205,9 @@ async def test_batch_log_and_files(onec_setup: OneCSetup, factory: Factory) -> N
         r'attachment; filename="sauda_products_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\w{8}\.json"', disposition
     )
     await onec.ack("products", batch)
-    log = (await onec.send("GET", "/api/v1/exchange/batches?entity=products")).json()
+    log = await onec.get("/api/v1/exchange/batches?entity=products")
     assert log["items"][0]["acknowledged_at"] is not None
+    assert log["items"][0]["superseded"] is False
 
 
 async def test_batch_files_of_another_client_are_404(

@@ -60,7 +60,7 @@ async def test_bad_items_are_reported_and_the_good_ones_land(
         "products",
         [
             _product(REF[0]),
-            _product("not-a-uuid"),
+            _product("line\nbreak"),
             _product(REF[1], release_date="31.02.2025"),
             _product(REF[2], sku=_product(REF[0])["sku"]),  # the SKU of the first one
             "not an object",
@@ -124,7 +124,8 @@ async def test_points_customers_and_sales_by_reference(
     ]
     feed = await onec_setup.onec.full_load("sales")
     assert feed[0]["sold_at"] == "2026-03-31T23:30:00"
-    assert feed[0]["point_code"] == "MAIN"
+    points = await onec_setup.onec.full_load("points")
+    assert feed[0]["point_ref"] == points[0]["ref"] == REF[1]  # made in 1C: its 1C reference
     assert feed[0]["total"] == Decimal("4501.50")
 
 

@@ -319,7 +319,7 @@ async def test_company_deletion_and_its_1c_in_mid_request_never_deadlock(
         deletion = asyncio.create_task(delete())
         await _blocks_someone(sessionmaker, await _backend(request))
         results = await upsert_items(
-            request, company_id=doomed.company.id, entity=Entity.sales, items=items, ctx=_ctx(settings)
+            request, client=onec, entity=Entity.sales, items=items, ctx=_ctx(settings)
         )
         assert [r["status"] for r in results] == ["created"] * 3
     await deletion
@@ -344,14 +344,15 @@ async def test_import_creating_points_and_a_1c_batch_of_them_never_deadlock(
         for n, code in enumerate(reversed(NEW_POINTS))
     ]
     company_id = shop.company.id
+    onec = IntegrationClient(company_id=company_id, all_companies=False)  # what upsert_items reads
     async with transaction(sessionmaker) as batch:  # 1C's batch, between its first and its rest
         first = await upsert_items(
-            batch, company_id=company_id, entity=Entity.points, items=pushed[:1], ctx=_ctx(settings)
+            batch, client=onec, entity=Entity.points, items=pushed[:1], ctx=_ctx(settings)
         )
         loading = asyncio.create_task(run_import(sessionmaker, settings, uuid.UUID(response.json()["id"])))
         await _blocks_someone(sessionmaker, await _backend(batch))
         rest = await upsert_items(
-            batch, company_id=company_id, entity=Entity.points, items=pushed[1:], ctx=_ctx(settings)
+            batch, client=onec, entity=Entity.points, items=pushed[1:], ctx=_ctx(settings)
         )
     assert [r["status"] for r in first + rest] == ["created"] * len(NEW_POINTS)
     assert await loading == {"status": "succeeded", "rows_inserted": 2 * len(NEW_POINTS)}
