@@ -5,9 +5,9 @@ that never goes stale. Rules are checked for every entity and every field they a
 import json
 import re
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, get_args
+from typing import Annotated, Any, get_args, get_origin
 
 import httpx
 import pytest
@@ -22,6 +22,7 @@ from sauda.exchange.schemas import EmptyDate, Rounded
 from sauda.exchange.upserts import UPSERTS
 from sauda.network.models import Company, Product
 from sauda.sales.models import Customer, DailyPointSales, Point, Sale
+from tests.conftest import FixedClock
 from tests.exchange.conftest import OneCSetup, make_onec
 from tests.exchange.onec_client import OneCClient, read_json
 from tests.factories import Factory
@@ -66,11 +67,16 @@ async def prerequisites(onec: OneCClient) -> None:
         assert (await put(onec, entity, [sample(entity, key)]))[0]["status"] == "created"
 
 
+def _bare(annotation: Any) -> Any:
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
 def _fields_of_type(schema: Any, *types: type) -> list[str]:
+    """Fields of these types, optional ones too."""
     names = []
     for name, info in schema.model_fields.items():
         annotation = info.annotation
-        if annotation in types or any(arg in types for arg in get_args(annotation)):
+        if _bare(annotation) in types or any(_bare(arg) in types for arg in get_args(annotation)):
             names.append(name)
     return names
 
@@ -91,13 +97,17 @@ def test_every_date_and_number_from_1c_follows_the_1c_rules(entity: Entity) -> N
         )
 
 
-DATE_FIELDS = [
-    (entity, name) for entity in UPSERTS for name in _fields_of_type(UPSERTS[entity].schema, date, datetime)
-]
+def _date_fields(required: bool) -> list[tuple[Entity, str]]:
+    return [
+        (entity, name)
+        for entity, upsert in UPSERTS.items()
+        for name in _fields_of_type(upsert.schema, date, datetime)
+        if any(m == EmptyDate(required) for m in upsert.schema.model_fields[name].metadata)
+    ]
 
 
-@pytest.mark.parametrize(("entity", "field"), DATE_FIELDS)
-async def test_an_empty_1c_date_is_an_item_error_and_the_other_items_land(
+@pytest.mark.parametrize(("entity", "field"), _date_fields(required=True))
+async def test_an_empty_1c_date_where_one_is_required_is_an_item_error_and_the_others_land(
     onec_setup: OneCSetup, entity: Entity, field: str
 ) -> None:
     await prerequisites(onec_setup.onec)
@@ -107,6 +117,34 @@ async def test_an_empty_1c_date_is_an_item_error_and_the_other_items_land(
     assert results[1]["errors"] == [
         {"field": field, "message": "required: 0001-01-01T00:00:00 is 1C's empty date, no date"}
     ]
+
+
+@pytest.mark.parametrize(("entity", "field"), _date_fields(required=False))
+async def test_an_empty_1c_date_where_one_is_optional_is_no_date(
+    onec_setup: OneCSetup, fixed_clock: FixedClock, entity: Entity, field: str
+) -> None:
+    fixed_clock.at = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)  # 1 December in Almaty
+    onec = onec_setup.onec
+    await prerequisites(onec)
+    [created] = await put(onec, entity, [sample(entity, "A-1", **{field: EMPTY_DATE})])
+    assert created["status"] == "created"
+    assert created["notes"] == [{"field": field, "message": "not sent: set to 2026-12-01"}]
+    stored = next(i for i in await onec.full_load(entity) if i["external_id"] == "A-1")
+    assert stored[field] == "2026-12-01T00:00:00"
+    # An existing record keeps its date when 1C sends it empty, or leaves it out.
+    await put(onec, entity, [sample(entity, "A-1", **{field: "2025-05-05T00:00:00"})])
+    empty = sample(entity, "A-1", **{field: EMPTY_DATE})
+    left_out = {k: v for k, v in sample(entity, "A-1").items() if k != field}
+    for item in (empty, left_out):
+        [kept] = await put(onec, entity, [item])
+        assert (kept["status"], kept["notes"]) == ("unchanged", [])
+    stored = next(i for i in await onec.full_load(entity) if i["external_id"] == "A-1")
+    assert stored[field] == "2025-05-05T00:00:00"
+
+
+def test_both_kinds_of_1c_dates_are_tested() -> None:
+    assert _date_fields(required=True)
+    assert _date_fields(required=False)
 
 
 async def test_unrounded_numbers_are_rounded_half_up_like_okr(

@@ -35,7 +35,6 @@ SELECT CASE
     END
 FROM snap
 """)
-_SNAPSHOT_XMIN_SQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
 
 ChangeRow = Row[int, int, bool, dict[str, object] | None]  # row_id, xid, deleted, identifiers
@@ -75,11 +74,6 @@ class FeedRepository:
         """Call before `settled_changes`, in its own statement (see _SETTLED_BOUND_SQL)."""
         await self.session.execute(text("SELECT pg_stat_clear_snapshot()"))
         return int((await self.session.execute(_SETTLED_BOUND_SQL)).scalar_one())
-
-    async def snapshot_bound(self) -> int:
-        """Every transaction below this xid is visible to the current snapshot (run first in a
-        REPEATABLE READ transaction: its snapshot is then the one every later statement sees)."""
-        return int((await self.session.execute(text(_SNAPSHOT_XMIN_SQL))).scalar_one())
 
     async def settled_changes(
         self, entity: str, after: Position, below: int, limit: int

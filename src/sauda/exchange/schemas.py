@@ -109,7 +109,11 @@ class ProductIn(FromOneC):
     sku: str = Field(min_length=1, max_length=64)
     name: Line = Field(min_length=1, max_length=200)
     model: Line = Field(default="", max_length=200)
-    release_date: OneCDate
+    release_date: OptionalOneCDate = Field(
+        default=None,
+        description="typical configurations have none: empty or left out, a new product gets "
+        "today's business date (the result's notes say so) and an existing one keeps its own",
+    )
 
 
 class CustomerIn(FromOneC):

@@ -86,12 +86,17 @@ async def snapshot_chunks(
     changes after loading the file by hand. In its own transaction: the body is produced after
     the request's session has committed."""
     spec = spec_for(client, entity)
+    scope = client_scope(client)
+    # Every transaction below the bound has ended before the snapshot below is taken, so the
+    # file holds all their changes (a bound read inside that snapshot could not know this).
+    async with transaction(sessionmaker) as session:
+        changes_from = await FeedRepository(session, scope).settled_bound()
     async with transaction(sessionmaker) as session:
         await session.connection(
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         )
-        feed = FeedRepository(session, client_scope(client))
-        head = {"entity": entity.value, "changes_from": str(await feed.snapshot_bound())}
+        feed = FeedRepository(session, scope)
+        head = {"entity": entity.value, "changes_from": str(changes_from)}
         prefix = dumps(head | {"has_more": False, "next_cursor": None})[:-1] + b',"items":['
         after = 0
         while rows := await feed.page(spec, after=after, limit=SNAPSHOT_PAGE, tz=tz_name(tz)):

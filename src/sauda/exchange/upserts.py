@@ -39,8 +39,9 @@ from sauda.sales.repository import (
 from sauda.sales.schemas import SaleCreate, SaleUpdate
 from sauda.tenancy import Scope
 
-Outcome = tuple[str, int | None]  # status (created, updated, unchanged, deleted) and the row id
 Problems = list[dict[str, str]]
+# Status (created, updated, unchanged, deleted), the row id, notes on what was filled in.
+Outcome = tuple[str, int | None, Problems]
 
 
 @dataclass(frozen=True)
@@ -79,28 +80,41 @@ async def find(session: AsyncSession, model: Any, company_id: int, key: str, *, 
     return row
 
 
-async def _put_simple(session: AsyncSession, model: Any, company_id: int, data: FromOneC) -> Outcome:
+async def _put_simple(
+    session: AsyncSession, model: Any, company_id: int, data: FromOneC, defaults: dict[str, Any] | None = None
+) -> Outcome:
+    """`defaults`: values a new record takes for fields 1C left empty (an existing one keeps its
+    own); a note says so."""
+    defaults = defaults or {}
     row = await find(session, model, company_id, data.external_id)
     if row is None:
         values = data.model_dump(exclude=set(FromOneC.model_fields))
+        filled = {k: v for k, v in defaults.items() if values.get(k) is None}
         ref = as_uuid(data.external_id) or uuid.uuid4()
-        row = model(company_id=company_id, external_id=data.external_id, ref=ref, **values)
+        row = model(company_id=company_id, external_id=data.external_id, ref=ref, **values | filled)
         session.add(row)
         await session.flush()
-        return "created", row.id
+        return (
+            "created",
+            row.id,
+            [{"field": k, "message": f"not sent: set to {v}"} for k, v in filled.items()],
+        )
     values = data.model_dump(exclude=set(FromOneC.model_fields), exclude_unset=True)
+    values = {k: v for k, v in values.items() if not (k in defaults and v is None)}
     changed = {k: v for k, v in values.items() if getattr(row, k) != v}
     for field, value in changed.items():
         setattr(row, field, value)
     await session.flush()
-    return ("updated" if changed else "unchanged"), row.id
+    return ("updated" if changed else "unchanged"), row.id, []
 
 
 async def _put_product(
     session: AsyncSession, company_id: int, data: ProductIn, ctx: Context, *_: object
 ) -> Outcome:
-    network_service.ensure_released(data.release_date, today=ctx.today)
-    return await _put_simple(session, Product, company_id, data)
+    if data.release_date is not None:
+        network_service.ensure_released(data.release_date, today=ctx.today)
+    # As the sales import does for products it creates: the release date is not known.
+    return await _put_simple(session, Product, company_id, data, {"release_date": ctx.today})
 
 
 async def _put_customer(session: AsyncSession, company_id: int, data: CustomerIn, *_: object) -> Outcome:
@@ -165,13 +179,13 @@ async def _put_sale(
         create = SaleCreate(**values, external_id=data.external_id)
         ref = as_uuid(data.external_id)
         created = await sales_service.create_sale(session, scope, create, tz, batch=rollups, ref=ref)
-        return "created", created.id
+        return "created", created.id, []
     current = {k: getattr(sale, k) for k in values}
     current["sold_at"] = sale.sold_at.astimezone(tz).replace(tzinfo=None)
     if current == values | {"sold_at": data.sold_at.replace(tzinfo=None)}:
-        return "unchanged", sale.id
+        return "unchanged", sale.id, []
     await sales_service.update_sale(session, scope, sale, SaleUpdate(**values), tz, batch=rollups)
-    return "updated", sale.id
+    return "updated", sale.id, []
 
 
 UPSERTS: dict[Entity, Upsert] = {
@@ -188,13 +202,13 @@ async def _delete(
     """1C deleted the record or marked it for deletion: it goes. Already gone is `unchanged`."""
     row = await find(session, upsert.model, company_id, key, lock=True)
     if row is None:
-        return "unchanged", None
+        return "unchanged", None, []
     if isinstance(row, Sale):
         await sales_service.delete_sale(session, row, ctx.tz, batch=rollups)
     else:
         await session.delete(row)
         await session.flush()
-    return "deleted", row.id
+    return "deleted", row.id, []
 
 
 async def _write(
@@ -313,19 +327,15 @@ async def upsert_items(
         item_rollups = RollupDeltas(ctx.tz)  # dropped with the item's savepoint if it fails
         try:
             async with session.begin_nested():
-                if item.data.deleted:
-                    status, row_id = await _delete(
-                        session, upsert, item.company_id, item.data.external_id, ctx, item_rollups
-                    )
-                else:
-                    status, row_id = await upsert.apply(
-                        session, item.company_id, item.data, ctx, item_rollups
-                    )
+                status, row_id, notes = await _write(
+                    session, upsert, item.company_id, item.data, ctx, item_rollups
+                )
         except (ValidationError, SaudaError, IntegrityError) as exc:
             results.append(_result(item.index, item.raw, "error", None, _problems(exc), []))
             continue
         rollups.merge(item_rollups)
-        notes = [] if item.data.deleted else rounding_notes(upsert.schema, item.raw, item.data)
+        if not item.data.deleted:
+            notes += rounding_notes(upsert.schema, item.raw, item.data)
         results.append(_result(item.index, item.raw, status, row_id, [], notes))
     await RollupRepository(session, ctx.tz).apply(rollups)
     return results
