@@ -106,9 +106,7 @@ def upgrade() -> None:
         )
         if table != "companies":
             # A record made in 1C keeps its 1C reference as its ref.
-            op.execute(
-                f"UPDATE {table} SET ref = external_id::uuid WHERE external_id ~ '{UUID_PATTERN}'"
-            )
+            op.execute(f"UPDATE {table} SET ref = external_id::uuid WHERE external_id ~ '{UUID_PATTERN}'")
             op.create_unique_constraint(op.f(f"uq_{table}_company_id_ref"), table, ["company_id", "ref"])
     op.create_unique_constraint(op.f("uq_companies_ref"), "companies", ["ref"])
     op.execute(CAPTURE_FUNCTION)
