@@ -30,12 +30,8 @@ from sauda.network import service as network_service
 from sauda.network.models import Company, Product
 from sauda.sales import service as sales_service
 from sauda.sales.models import Customer, Point, Sale
-from sauda.sales.repository import (
-    RollupDeltas,
-    RollupRepository,
-    hold_company,
-    lock_company_batch,
-)
+from sauda.sales.repository import hold_company, lock_company_batch
+from sauda.sales.rollups import RollupDeltas, RollupRepository
 from sauda.sales.schemas import SaleCreate, SaleUpdate
 from sauda.tenancy import Scope
 

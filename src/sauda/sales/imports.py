@@ -5,8 +5,9 @@ without any job; then it is stored in `sales_import_chunks` and a job is queued 
 
 Load, in one transaction: stream the file row by row, validate, COPY valid rows into a
 temporary staging table in batches, resolve point codes / SKUs / customer ids in SQL (creating
-missing ones if asked), then one INSERT ... ON CONFLICT (company_id, external_id) DO NOTHING
-whose RETURNING rows, summed, feed both daily rollups (in the writers' lock order).
+missing ones if asked), then each good row becomes a one-line receipt (INSERT ... ON CONFLICT
+(company_id, external_id) DO NOTHING), and the new receipts' aggregate is added to the rollups
+(in the writers' lock order).
 All-or-nothing by default: any bad row and nothing is written. Progress (rows read) is committed
 separately so pollers see it move.
 """
@@ -41,7 +42,8 @@ from sauda.sales.files import (
     sniff,
 )
 from sauda.sales.models import ImportFormat, ImportStatus, SalesImport, SalesImportChunk
-from sauda.sales.repository import RollupRepository, hold_company, lock_company_batch
+from sauda.sales.repository import hold_company, lock_company_batch
+from sauda.sales.rollups import RollupRepository
 from sauda.tenancy import Scope
 from sauda.worker import enqueue_after_commit
 
@@ -220,40 +222,45 @@ FROM (
 WHERE row_no <> first
 """
 
-# The new sales' rollup changes, summed per (day, point, product), are staged here and applied
-# in lock order by RollupRepository: the two rollups are never written in the same statement,
-# whose sub-statements PostgreSQL runs in no promised order.
-_CREATE_DELTAS = """
-CREATE TEMP TABLE import_deltas (
-    company_id integer NOT NULL,
-    day date NOT NULL,
-    point_id integer NOT NULL,
-    product_id integer NOT NULL,
-    revenue numeric NOT NULL,
-    sales_count integer NOT NULL,
-    quantity numeric NOT NULL
-) ON COMMIT DROP
-"""
-
-_INSERT = """
+# Each good row becomes a one-line receipt paid with method `unknown`, keyed by the row's external
+# id (a row whose key a receipt or a line has already is a duplicate: skipped). The new receipts'
+# ids are kept in `import_receipts`; the rollups then add their aggregate (sauda.sales.rollups).
+_NEW_RECEIPTS = """
+CREATE TEMP TABLE import_receipts ON COMMIT DROP AS
 WITH ins AS (
-    INSERT INTO sales (company_id, point_id, product_id, customer_id, quantity, unit_price, discount,
-                       total, sold_at, external_id)
-    SELECT :company_id, p.id, pr.id, c.id, s.quantity, s.unit_price, s.discount, s.total,
-           s.sold_at, s.external_id
+    INSERT INTO receipts (company_id, point_id, customer_id, kind, sold_at, total, external_id)
+    SELECT :company_id, p.id, c.id, 'sale', s.sold_at, s.total, s.external_id
     FROM sales_import_staging s
     JOIN import_points p ON p.code = s.point_code
-    JOIN import_products pr ON pr.code = s.product_sku
     LEFT JOIN import_customers c ON c.code = s.customer_external_id
     WHERE NOT (s.row_no = ANY(CAST(:bad AS int[])))
+      AND NOT EXISTS (
+          SELECT 1 FROM sales l WHERE l.company_id = :company_id AND l.external_id = s.external_id
+      )
     ORDER BY s.sold_at
     ON CONFLICT (company_id, external_id) DO NOTHING
-    RETURNING point_id, product_id, total, quantity, (sold_at AT TIME ZONE :tz)::date AS day
+    RETURNING id, external_id, point_id, customer_id, sold_at, total
 )
-INSERT INTO import_deltas (company_id, day, point_id, product_id, revenue, sales_count, quantity)
-SELECT :company_id, day, point_id, product_id, sum(total), count(*), sum(quantity) FROM ins
-GROUP BY day, point_id, product_id
+SELECT * FROM ins
 """
+_NEW_LINES = """
+INSERT INTO sales (receipt_id, line_no, kind, company_id, point_id, product_id, customer_id, quantity,
+                   unit_price, discount, total, sold_at, external_id)
+SELECT r.id, 1, 'sale', :company_id, r.point_id, pr.id, r.customer_id, s.quantity, s.unit_price,
+       s.discount, s.total, r.sold_at, r.external_id
+FROM import_receipts r
+JOIN sales_import_staging s ON s.external_id = r.external_id
+JOIN import_products pr ON pr.code = s.product_sku
+ORDER BY r.id
+"""
+_NEW_PAYMENTS = """
+INSERT INTO receipt_payments (receipt_id, method, amount)
+SELECT id, 'unknown', total FROM import_receipts WHERE total > 0 ORDER BY id
+"""
+_IMPORTED = {
+    "l": "l.receipt_id IN (SELECT id FROM import_receipts)",
+    "r": "r.id IN (SELECT id FROM import_receipts)",
+}
 
 
 @dataclass
@@ -406,13 +413,15 @@ async def _load(
 
 
 async def _insert(session: AsyncSession, settings: Settings, company_id: int, bad_rows: set[int]) -> int:
-    """The good rows into `sales`, then their changes into both rollups; the number inserted."""
-    await session.execute(text(_CREATE_DELTAS))
-    params = {"company_id": company_id, "tz": settings.tz.key, "bad": sorted(bad_rows)}
-    await session.execute(text(_INSERT), params)
-    await RollupRepository(session, settings.tz).apply_table("import_deltas")
-    inserted = await session.scalar(text("SELECT coalesce(sum(sales_count), 0) FROM import_deltas"))
-    return int(inserted or 0)
+    """The good rows as one-line receipts, then their aggregate into the rollups; the number
+    inserted."""
+    params = {"company_id": company_id, "bad": sorted(bad_rows)}
+    await session.execute(text(_NEW_RECEIPTS), params)
+    await session.execute(text("ANALYZE import_receipts"))
+    await session.execute(text(_NEW_LINES), params)
+    await session.execute(text(_NEW_PAYMENTS))
+    await RollupRepository(session, settings.tz).add(_IMPORTED, {})
+    return int(await session.scalar(text("SELECT count(*) FROM import_receipts")) or 0)
 
 
 async def _resolve(session: AsyncSession, company_id: int, create_missing: bool, result: LoadResult) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -33,6 +34,21 @@ class PointKind(enum.StrEnum):
     kiosk = "kiosk"
     online = "online"
     warehouse = "warehouse"
+
+
+class ReceiptKind(enum.StrEnum):
+    sale = "sale"
+    return_ = "return"
+
+
+class PaymentMethod(enum.StrEnum):
+    cash = "cash"
+    card = "card"
+    kaspi_qr = "kaspi_qr"
+    kaspi_red = "kaspi_red"
+    transfer = "transfer"
+    other = "other"
+    unknown = "unknown"  # sales recorded before receipts, and files without a method
 
 
 class ImportStatus(enum.StrEnum):
@@ -96,8 +112,67 @@ class Customer(TimestampMixin, RefMixin, Base):
         return self.name
 
 
+class Receipt(TimestampMixin, RefMixin, Base):
+    """A receipt (чек) of a till: lines and payments. A return is a receipt of kind `return`,
+    with its original where there is one; its lines and payments are positive amounts that the
+    metrics subtract. `total` is the sum of the lines' totals and of the payments."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (
+        UniqueConstraint("company_id", "external_id"),
+        UniqueConstraint("company_id", "ref"),
+        CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint("kind = 'return' OR original_id IS NULL", name="only_returns_have_an_original"),
+        Index("ix_receipts_company_id_sold_at", "company_id", "sold_at", "id"),
+        Index("ix_receipts_point_id_sold_at", "point_id", "sold_at", "id", postgresql_include=["company_id"]),
+        Index("ix_receipts_customer_id", "customer_id"),
+        Index("ix_receipts_original_id", "original_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    point_id: Mapped[int] = mapped_column(ForeignKey("points.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    kind: Mapped[ReceiptKind] = mapped_column(
+        Enum(ReceiptKind, name="receipt_kind", values_callable=lambda e: [m.value for m in e]),
+        default=ReceiptKind.sale,
+    )
+    # The till's number: free text, unique only together with its point and time.
+    number: Mapped[str | None] = mapped_column(String(64))
+    # A return's original receipt; none for a return made without one. No ON DELETE: a receipt
+    # with returns stays (409), but a company's cascade removes both.
+    original_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
+    sold_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+
+    # The database deletes lines and payments with their receipt (ON DELETE CASCADE).
+    lines: Mapped[list["Sale"]] = relationship(lazy="raise", order_by="Sale.line_no", passive_deletes=True)
+    payments: Mapped[list["Payment"]] = relationship(
+        lazy="raise", order_by="Payment.id", passive_deletes=True
+    )
+
+    def __str__(self) -> str:
+        return f"Receipt {self.number or self.id}"
+
+
+class Payment(Base):
+    """One payment of a receipt (a refund for a return): method and a positive amount."""
+
+    __tablename__ = "receipt_payments"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id", ondelete="CASCADE"), index=True)
+    method: Mapped[PaymentMethod] = mapped_column(Enum(PaymentMethod, name="payment_method"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+
+
 class Sale(TimestampMixin, RefMixin, Base):
-    """One sold line. `total` = round(quantity × unit_price − discount, 2), computed by the server."""
+    """One line of a receipt. `total` = round(quantity × unit_price − discount, 2), computed by
+    the server. The receipt's company, point, customer, time and kind are kept on the line too
+    (the receipt's writers keep them equal), so that lists, filters and rollups of lines need no
+    join."""
 
     __tablename__ = "sales"
     __table_args__ = (
@@ -107,14 +182,27 @@ class Sale(TimestampMixin, RefMixin, Base):
         CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
         CheckConstraint("discount >= 0", name="discount_not_negative"),
         CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint("kind = 'return' OR returned_line_id IS NULL", name="only_returns_return_lines"),
         Index("ix_sales_company_id_sold_at", "company_id", "sold_at", "id"),
         # company_id is included so that the list's count (scope + point + period) is index-only.
         Index("ix_sales_point_id_sold_at", "point_id", "sold_at", "id", postgresql_include=["company_id"]),
         Index("ix_sales_product_id_sold_at", "product_id", "sold_at", postgresql_include=["company_id"]),
         Index("ix_sales_customer_id", "customer_id"),
+        Index("ix_sales_receipt_id", "receipt_id", "line_no"),
+        Index(
+            "ix_sales_returned_line_id", "returned_line_id", postgresql_where="returned_line_id IS NOT NULL"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column(SmallInteger, default=1)
+    kind: Mapped[ReceiptKind] = mapped_column(
+        Enum(ReceiptKind, name="receipt_kind", values_callable=lambda e: [m.value for m in e]),
+        default=ReceiptKind.sale,
+    )
+    # A return line's line of the original receipt: it returns at most what is left of that.
+    returned_line_id: Mapped[int | None] = mapped_column(ForeignKey("sales.id"))
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     # No ON DELETE: a point or product with sales cannot be deleted (409), but a company's
     # cascade removes both in one statement.
@@ -136,34 +224,93 @@ class Sale(TimestampMixin, RefMixin, Base):
         return f"Sale {self.id}"
 
 
+# Rollups: kept in step with receipts in the same transaction as every write (sauda.sales.rollups).
+# No foreign keys to points or products: a point or product with rollup rows has sales, which
+# already keep it from being deleted, and a key here would make every delete scan the rollup.
+# Amounts of returns are kept apart from sales (`returns`): net = revenue − returns.
+
+
 class DailyPointSales(Base):
-    """Rollup: one row per company, business-timezone day and point. Kept in step with `sales`
-    in the same transaction as every write (sauda.sales.repository.RollupRepository)."""
+    """Per company, business day and point."""
 
     __tablename__ = "sales_daily_points"
 
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    # No foreign key: a point with rollup rows has sales, which already keep it from being
-    # deleted, and a key here would make every point delete scan the rollup.
     point_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
-    sales_count: Mapped[int] = mapped_column(Integer)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))  # lines of sale receipts
+    sales_count: Mapped[int] = mapped_column(Integer)  # lines of sale receipts
     quantity: Mapped[Decimal] = mapped_column(Numeric(16, 3))
+    receipts: Mapped[int] = mapped_column(Integer, server_default="0")
+    returns: Mapped[Decimal] = mapped_column(Numeric(16, 2), server_default="0")
+    return_lines: Mapped[int] = mapped_column(Integer, server_default="0")
+    returned_quantity: Mapped[Decimal] = mapped_column(Numeric(16, 3), server_default="0")
+    return_receipts: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class DailyProductSales(Base):
-    """Rollup: one row per company, business-timezone day and product."""
+    """Per company, business day and product."""
 
     __tablename__ = "sales_daily_products"
 
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    # No foreign key, as for the point rollup: a product delete would scan millions of rows.
     product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     sales_count: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[Decimal] = mapped_column(Numeric(16, 3))
+    returns: Mapped[Decimal] = mapped_column(Numeric(16, 2), server_default="0")
+    return_lines: Mapped[int] = mapped_column(Integer, server_default="0")
+    returned_quantity: Mapped[Decimal] = mapped_column(Numeric(16, 3), server_default="0")
+
+
+class MonthlyProductSales(Base):
+    """Per company, month (its first day) and product: top products over long periods read
+    twelve rows a year per product instead of 365."""
+
+    __tablename__ = "sales_monthly_products"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    sales_count: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(16, 3))
+    returns: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    return_lines: Mapped[int] = mapped_column(Integer)
+    returned_quantity: Mapped[Decimal] = mapped_column(Numeric(16, 3))
+
+
+class DailyPayments(Base):
+    """Per company, business day, point and payment method: paid on sales, refunded on returns."""
+
+    __tablename__ = "sales_daily_payments"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    point_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    method: Mapped[PaymentMethod] = mapped_column(
+        Enum(PaymentMethod, name="payment_method", create_type=False), primary_key=True
+    )
+    paid: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    payments: Mapped[int] = mapped_column(Integer)
+    refunded: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    refunds: Mapped[int] = mapped_column(Integer)
+
+
+class HourlyPointSales(Base):
+    """Per company, business day, point and hour of day (0–23): the peak-hours view."""
+
+    __tablename__ = "sales_hourly_points"
+
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    point_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    receipts: Mapped[int] = mapped_column(Integer)
+    returns: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+    return_receipts: Mapped[int] = mapped_column(Integer)
 
 
 class SalesImport(TimestampMixin, Base):

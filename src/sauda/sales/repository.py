@@ -9,15 +9,15 @@ deletion), so that no mix of them can wait in a cycle:
 2. writers of many rows at once (an import, a 1C batch) take the company's batch lock
    (`lock_company_batch`): two of them would otherwise meet on unique keys (sales' external
    ids, point codes, SKUs) in opposite orders;
-3. the sale rows written (a writer of one sale holds one);
-4. the rollup rows, all in one go at the end (`RollupRepository.apply`): `sales_daily_points`
-   before `sales_daily_products`, each in (company_id, day, key) order. A transaction holding
-   rollup rows waits only for rollup rows, which all writers take in that same order.
+3. the receipt and line rows written or read for update (a return locks the lines it returns);
+4. the rollup rows, all in one go at the end (`sauda.sales.rollups`): table by table in one
+   order, each in key order. A transaction holding rollup rows waits only for rollup rows,
+   which all writers take in that same order.
 """
 
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -235,116 +234,6 @@ async def hold_company(session: AsyncSession, company_id: int, *, exclusive: boo
 async def lock_company_batch(session: AsyncSession, company_id: int) -> None:
     """Batches of one company (imports, 1C pushes) take turns; other companies' do not wait."""
     await session.execute(select(func.pg_advisory_xact_lock(COMPANY_BATCH_LOCK, company_id)))
-
-
-# --- rollups ---------------------------------------------------------------------------------
-
-RollupKey = tuple[int, date, int, int]  # company_id, day, point_id, product_id
-
-
-@dataclass
-class RollupDeltas:
-    """Changes to both rollups, summed per (company, day, point, product) while a writer works,
-    and applied once at its end, in lock order, by `RollupRepository.apply`."""
-
-    tz: ZoneInfo
-    sums: dict[RollupKey, tuple[Decimal, int, Decimal]] = field(default_factory=dict)
-
-    def add(self, sale: Sale, sign: int) -> None:
-        key = (sale.company_id, sale.sold_at.astimezone(self.tz).date(), sale.point_id, sale.product_id)
-        revenue, count, quantity = self.sums.get(key, (Decimal(0), 0, Decimal(0)))
-        self.sums[key] = (revenue + sale.total * sign, count + sign, quantity + sale.quantity * sign)
-
-    def merge(self, other: "RollupDeltas") -> None:
-        for key, (revenue, count, quantity) in other.sums.items():
-            mine = self.sums.get(key, (Decimal(0), 0, Decimal(0)))
-            self.sums[key] = (mine[0] + revenue, mine[1] + count, mine[2] + quantity)
-
-    def columns(self) -> dict[str, list[Any]]:
-        keys, figures = list(self.sums), list(self.sums.values())
-        names = ("company_ids", "days", "point_ids", "product_ids")
-        columns = {name: [key[n] for key in keys] for n, name in enumerate(names)}
-        return columns | {
-            "revenues": [f[0] for f in figures],
-            "counts": [f[1] for f in figures],
-            "quantities": [f[2] for f in figures],
-        }
-
-
-# Deltas in rows of (company_id, day, point_id, product_id, revenue, sales_count, quantity).
-_DELTAS = """unnest(CAST(:company_ids AS int[]), CAST(:days AS date[]), CAST(:point_ids AS int[]),
-    CAST(:product_ids AS int[]), CAST(:revenues AS numeric[]), CAST(:counts AS int[]),
-    CAST(:quantities AS numeric[]))
-    AS d(company_id, day, point_id, product_id, revenue, sales_count, quantity)"""
-
-# The ORDER BY is the lock order: rows are upserted, hence locked, one by one in that order.
-# Keys whose changes cancel out (an edit that kept the day, point and figures) are not touched.
-_APPLY = """
-INSERT INTO {table} AS r (company_id, day, {key}, revenue, sales_count, quantity)
-SELECT company_id, day, {key}, sum(revenue), sum(sales_count), sum(quantity) FROM {source}
-GROUP BY company_id, day, {key}
-HAVING sum(revenue) <> 0 OR sum(sales_count) <> 0 OR sum(quantity) <> 0
-ORDER BY company_id, day, {key}
-ON CONFLICT (company_id, day, {key}) DO UPDATE SET revenue = r.revenue + excluded.revenue,
-    sales_count = r.sales_count + excluded.sales_count, quantity = r.quantity + excluded.quantity
-"""
-# Only rows this transaction has just lowered, so already holds: it waits for nobody here.
-_DROP_EMPTIED = """
-DELETE FROM {table} AS r USING (
-    SELECT company_id, day, {key} FROM {source} GROUP BY 1, 2, 3 HAVING sum(sales_count) < 0
-) AS d
-WHERE (r.company_id, r.day, r.{key}) = (d.company_id, d.day, d.{key}) AND r.sales_count <= 0
-"""
-# Points before products: the same table first in every writer.
-_ROLLUPS = (("sales_daily_points", "point_id"), ("sales_daily_products", "product_id"))
-
-
-class RollupRepository:
-    """The daily rollups `sales_daily_points` and `sales_daily_products`. Every write to `sales`
-    passes its change through here in the same transaction, all at once at the writer's end so
-    that rows are locked in one order (see the module's docstring); rows that reach zero go."""
-
-    def __init__(self, session: AsyncSession, tz: ZoneInfo) -> None:
-        self.session = session
-        self.tz = tz
-
-    async def apply(self, deltas: RollupDeltas) -> None:
-        if deltas.sums:
-            shrinks = any(count < 0 for _, count, _ in deltas.sums.values())
-            await self._apply(_DELTAS, deltas.columns(), shrinks=shrinks)
-
-    async def apply_table(self, table: str) -> None:
-        """Deltas from a (temporary) table with the columns of `_DELTAS`, all growing."""
-        await self._apply(table, {}, shrinks=False)
-
-    async def _apply(self, source: str, params: dict[str, Any], *, shrinks: bool) -> None:
-        for table, key in _ROLLUPS:
-            await self.session.execute(text(_APPLY.format(table=table, key=key, source=source)), params)
-            if shrinks:
-                drop = _DROP_EMPTIED.format(table=table, key=key, source=source)
-                await self.session.execute(text(drop), params)
-
-    async def rebuild(self, company_id: int, date_from: date, date_to: date) -> None:
-        """Recompute the company's rollups of the given days (business timezone) from `sales`.
-        The company is held exclusively: no writer of its sales runs meanwhile."""
-        await hold_company(self.session, company_id, exclusive=True)
-        start, end = day_bounds(date_from, date_to, self.tz)
-        params = {"company_id": company_id, "tz": self.tz.key, "start": start, "end": end}
-        params |= {"date_from": date_from, "date_to": date_to}
-        for table, key in _ROLLUPS:
-            await self.session.execute(text(_REBUILD_DELETE.format(table=table)), params)
-            await self.session.execute(text(_REBUILD_INSERT.format(table=table, key=key)), params)
-
-
-_REBUILD_DELETE = """
-DELETE FROM {table} WHERE company_id = :company_id AND day BETWEEN :date_from AND :date_to
-"""
-_REBUILD_INSERT = """
-INSERT INTO {table} (company_id, day, {key}, revenue, sales_count, quantity)
-SELECT company_id, (sold_at AT TIME ZONE :tz)::date, {key}, sum(total), count(*), sum(quantity)
-FROM sales WHERE company_id = :company_id AND sold_at >= :start AND sold_at < :end
-GROUP BY 1, 2, 3
-"""
 
 
 @dataclass(frozen=True)

@@ -2,33 +2,40 @@
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import User
-from sauda.db import conflict_on
 from sauda.errors import Conflict, InvalidInput
-from sauda.money import KOPECK, MONEY_MAX, money_fits, to_money
+from sauda.money import to_money
 from sauda.network.models import Product
 from sauda.network.repository import ProductRepository
 from sauda.network.service import owner_company
-from sauda.sales.models import Customer, Point, Sale
+from sauda.sales.models import Customer, Payment, PaymentMethod, Point, Receipt, ReceiptKind, Sale
+from sauda.sales.receipts.repository import ReceiptRepository, lock_receipt_of
+from sauda.sales.receipts.schemas import LineIn, ReceiptCreate
+from sauda.sales.receipts.service import (
+    business_aware,
+    check_total,
+    create_receipt,
+    delete_receipt,
+    line_total,
+    rollup_changes,
+    unique_in_company,
+)
 from sauda.sales.repository import (
     CustomerRepository,
     MetricsQuery,
     MetricsRepository,
     PointRepository,
-    RollupDeltas,
-    RollupRepository,
     SaleRepository,
-    hold_company,
 )
+from sauda.sales.rollups import RollupDeltas
 from sauda.sales.schemas import (
     Bucket,
     Change,
@@ -50,18 +57,6 @@ from sauda.sales.schemas import (
 from sauda.tenancy import Scope
 
 MAX_METRICS_DAYS = 3 * 366
-
-
-@asynccontextmanager
-async def unique_in_company(session: AsyncSession, field: str) -> AsyncIterator[None]:
-    """The checks before a write cannot see a concurrent transaction's uncommitted row: when the
-    unique constraint catches it instead, that is the same 409, not a 500."""
-    taken = Conflict(
-        f"{field} is already used in this company",
-        fields=[{"field": field, "message": "already used in this company"}],
-    )
-    async with conflict_on(session, taken):
-        yield
 
 
 # --- points ----------------------------------------------------------------------------------
@@ -132,30 +127,13 @@ async def _ensure_customer_id_free(
         )
 
 
-# --- sales -----------------------------------------------------------------------------------
+# --- sales: one line of a receipt, through the older /sales routes ---------------------------
+#
+# A sale created here is a one-line receipt (paid with method `unknown`); a line of a
+# one-line receipt may be changed or deleted here and its receipt follows. A line of a bigger
+# receipt, or of a return, is changed through its receipt.
 
-
-def sale_total(quantity: Decimal, unit_price: Decimal, discount: Decimal) -> Decimal:
-    return (quantity * unit_price - discount).quantize(KOPECK, rounding=ROUND_HALF_UP)
-
-
-def _check_total(quantity: Decimal, unit_price: Decimal, discount: Decimal, sent: Decimal | None) -> Decimal:
-    gross = to_money(quantity * unit_price)
-    if discount > gross:
-        raise InvalidInput.for_field("discount", f"is larger than quantity × unit price ({gross})")
-    total = sale_total(quantity, unit_price, discount)
-    if not money_fits(total):
-        raise InvalidInput.for_field(
-            "total", f"quantity × unit price − discount = {total} is beyond {MONEY_MAX}"
-        )
-    if sent is not None and to_money(sent) != total:
-        raise InvalidInput.for_field("total", f"must be quantity × unit price − discount = {total}")
-    return total
-
-
-def business_aware(moment: datetime, tz: ZoneInfo) -> datetime:
-    """A moment without an offset is business time; stored and answered in UTC."""
-    return (moment.replace(tzinfo=tz) if moment.tzinfo is None else moment).astimezone(UTC)
+sale_total = line_total  # the older name, kept for its callers
 
 
 async def _resolve_refs(session: AsyncSession, scope: Scope, values: dict[str, Any]) -> None:
@@ -169,20 +147,6 @@ async def _resolve_refs(session: AsyncSession, scope: Scope, values: dict[str, A
     values["company_id"] = product.company_id
 
 
-@asynccontextmanager
-async def _rollup_changes(
-    session: AsyncSession, tz: ZoneInfo, batch: RollupDeltas | None
-) -> AsyncIterator[RollupDeltas]:
-    """Where a write puts its rollup changes: a batch's, applied by the batch at its end, or its
-    own, applied here once the write is done. Either way after every sale row, in lock order."""
-    if batch is not None:
-        yield batch
-        return
-    deltas = RollupDeltas(tz)
-    yield deltas
-    await RollupRepository(session, tz).apply(deltas)
-
-
 async def create_sale(
     session: AsyncSession,
     scope: Scope,
@@ -192,20 +156,46 @@ async def create_sale(
     batch: RollupDeltas | None = None,
     ref: uuid.UUID | None = None,
 ) -> Sale:
-    """`ref`: the 1C reference of a sale made in 1C (else the sale gets a new one)."""
-    values = data.model_dump(exclude={"total"}) | ({"ref": ref} if ref else {})
-    await _resolve_refs(session, scope, values)
-    await hold_company(session, values["company_id"])
-    values["total"] = _check_total(data.quantity, data.unit_price, data.discount, data.total)
-    values["sold_at"] = business_aware(data.sold_at, tz)
-    sales = SaleRepository(session, scope)
-    if data.external_id is not None:
-        await _ensure_sale_id_free(sales, values["company_id"], data.external_id)
-    async with _rollup_changes(session, tz, batch) as rollups:
-        async with unique_in_company(session, "external_id"):
-            sale = await sales.add(Sale(**values))
-        rollups.add(sale, +1)
+    """A one-line receipt; its line is the sale. `ref`: the 1C reference of a sale made in 1C
+    (else the sale gets a new one). The external id names both the receipt and its line."""
+    line = LineIn(
+        product_id=data.product_id,
+        quantity=data.quantity,
+        unit_price=data.unit_price,
+        discount=data.discount,
+        total=data.total,
+        external_id=data.external_id,
+    )
+    receipt_in = ReceiptCreate(
+        point_id=data.point_id,
+        customer_id=data.customer_id,
+        sold_at=data.sold_at,
+        external_id=data.external_id,
+        lines=[line],
+    )
+    try:
+        receipt = await create_receipt(session, scope, receipt_in, tz, batch=batch, line_ref=ref)
+    except InvalidInput as exc:  # the line's fields are the sale's
+        raise InvalidInput(exc.message, fields=_sale_fields(exc.fields)) from exc
+    sale: Sale | None = await session.scalar(select(Sale).where(Sale.receipt_id == receipt.id))
+    assert sale is not None
     return sale
+
+
+def _sale_fields(fields: list[dict[str, str]] | None) -> list[dict[str, str]] | None:
+    return [f | {"field": f["field"].removeprefix("lines[0].")} for f in fields] if fields else fields
+
+
+async def _only_line(session: AsyncSession, sale: Sale) -> Receipt:
+    """The sale's receipt, locked before the line, if the sale is all of it."""
+    receipt = await lock_receipt_of(session, sale)
+    lines = await session.scalar(select(func.count()).where(Sale.receipt_id == receipt.id))
+    if lines != 1 or receipt.kind is not ReceiptKind.sale:
+        raise Conflict(
+            f"Sale {sale.id} is a line of receipt {receipt.id}: change it through /api/v1/receipts",
+            fields=[{"field": "id", "message": "a line of a receipt with several lines, or of a return"}],
+        )
+    return receipt
 
 
 async def update_sale(
@@ -217,7 +207,8 @@ async def update_sale(
     *,
     batch: RollupDeltas | None = None,
 ) -> Sale:
-    """`sale` comes locked, its company held first (`SaleRepository.get_for_update`)."""
+    """`sale`'s company comes held (`SaleRepository.get_for_update`); its receipt follows."""
+    receipt = await _only_line(session, sale)
     changes = data.model_dump(exclude_unset=True)
     sent_total = changes.pop("total", None)
     current = {c: getattr(sale, c) for c in ("point_id", "product_id", "customer_id")}
@@ -230,25 +221,63 @@ async def update_sale(
         await _ensure_sale_id_free(
             SaleRepository(session, scope), sale.company_id, changes["external_id"], sale.id
         )
-    async with _rollup_changes(session, tz, batch) as rollups:
-        rollups.add(sale, -1)
+    async with rollup_changes(session, tz, batch) as rollups:
+        await rollups.capture(session, [receipt.id], -1)
         for field, value in changes.items():
             setattr(sale, field, business_aware(value, tz) if field == "sold_at" else value)
-        sale.total = _check_total(sale.quantity, sale.unit_price, sale.discount, sent_total)
+        sale.total = check_total(sale.quantity, sale.unit_price, sale.discount, sent_total)
+        await _follow(session, receipt, sale)
         async with unique_in_company(session, "external_id"):
             await session.flush()
-        rollups.add(sale, +1)
+        await rollups.capture(session, [receipt.id], +1)
     return sale
+
+
+async def _follow(session: AsyncSession, receipt: Receipt, sale: Sale) -> None:
+    """A one-line receipt takes its line's point, customer, time, key and total; its single
+    payment the total (more than one could no longer add up: 409)."""
+    receipt.point_id, receipt.customer_id, receipt.sold_at = sale.point_id, sale.customer_id, sale.sold_at
+    if sale.external_id is not None:
+        await _ensure_receipt_key_free(session, receipt, sale.external_id)
+        receipt.external_id = sale.external_id
+    if receipt.total == sale.total:
+        return
+    payments = await ReceiptRepository(session, Scope.company(receipt.company_id)).payments(receipt.id)
+    if len(payments) > 1:
+        raise Conflict(
+            f"Receipt {receipt.id} is paid in {len(payments)} payments: change it through /api/v1/receipts",
+            fields=[{"field": "total", "message": "the payments would no longer add up"}],
+        )
+    receipt.total = sale.total
+    if payments and sale.total > 0:
+        payments[0].amount = sale.total
+    elif payments:
+        await session.delete(payments[0])
+    elif sale.total > 0:
+        session.add(Payment(receipt_id=receipt.id, method=PaymentMethod.unknown, amount=sale.total))
+
+
+async def _ensure_receipt_key_free(session: AsyncSession, receipt: Receipt, external_id: str) -> None:
+    taken = await session.scalar(
+        select(Receipt.id).where(
+            Receipt.company_id == receipt.company_id,
+            Receipt.external_id == external_id,
+            Receipt.id != receipt.id,
+        )
+    )
+    if taken is not None:
+        raise Conflict(
+            f"External id {external_id!r} is already used by another receipt",
+            fields=[{"field": "external_id", "message": "already used in this company"}],
+        )
 
 
 async def delete_sale(
     session: AsyncSession, sale: Sale, tz: ZoneInfo, *, batch: RollupDeltas | None = None
 ) -> None:
-    """`sale` comes locked, its company held first (`SaleRepository.get_for_update`)."""
-    async with _rollup_changes(session, tz, batch) as rollups:
-        await session.delete(sale)
-        await session.flush()
-        rollups.add(sale, -1)
+    """The sale's one-line receipt goes with it (`SaleRepository.get_for_update` held the company)."""
+    receipt = await _only_line(session, sale)
+    await delete_receipt(session, receipt, tz, batch=batch)
 
 
 async def _ensure_sale_id_free(
