@@ -126,6 +126,36 @@ def create_admin(
     typer.echo(f"admin {email} created")
 
 
+async def _rebuild_rollups(settings: Settings, company_id: int | None) -> list[int]:
+    from sqlalchemy import select
+
+    from sauda.db import create_engine, create_sessionmaker, transaction
+    from sauda.network.models import Company
+    from sauda.sales.rollups import RollupRepository
+
+    engine = create_engine(settings)
+    try:
+        maker = create_sessionmaker(engine)
+        async with maker() as session:
+            stmt = select(Company.id).order_by(Company.id)
+            ids = [company_id] if company_id else list(await session.scalars(stmt))
+        for one in ids:  # a transaction per company: each holds only its own company meanwhile
+            async with transaction(maker) as session:
+                await RollupRepository(session, settings.tz).rebuild(one)
+        return ids
+    finally:
+        await engine.dispose()
+
+
+@app.command("rebuild-rollups")
+def rebuild_rollups(
+    company: Annotated[int | None, typer.Option(min=1, help="one company; all when omitted")] = None,
+) -> None:
+    """Recompute the sales rollups from the receipts (after changing SAUDA_TIMEZONE, or to repair)."""
+    ids = asyncio.run(_rebuild_rollups(get_settings(), company))
+    typer.echo(f"rollups rebuilt for {len(ids)} companies")
+
+
 @app.command("seed-demo")
 def seed_demo(
     companies: Annotated[int, typer.Option(min=1, help="how many companies")] = 60,

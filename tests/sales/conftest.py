@@ -14,7 +14,7 @@ from sauda.config import Settings
 from sauda.db import transaction
 from sauda.network.models import Company, Product
 from sauda.sales import service
-from sauda.sales.models import Customer, DailyPointSales, DailyProductSales, Point, Sale
+from sauda.sales.models import Customer, Point, Sale
 from sauda.sales.schemas import SaleCreate
 from sauda.tenancy import Scope
 from tests.factories import Factory
@@ -63,26 +63,22 @@ async def add_sale(
         return await service.create_sale(session, Scope.everything(), SaleCreate(**data), settings.tz)
 
 
-ROLLUP_VS_SALES = """
-SELECT company_id, (sold_at AT TIME ZONE :tz)::date AS day, {key} AS key,
-       sum(total) AS revenue, count(*) AS sales_count, sum(quantity) AS quantity
-FROM sales GROUP BY 1, 2, 3
-"""
-
-
 async def assert_rollup_matches(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """Both rollups equal a direct aggregation over `sales`; returns the number of sales."""
+    """Every rollup equals its aggregate computed afresh over the receipts; returns the number of
+    sale lines."""
     from sqlalchemy import text
 
+    from sauda.sales.rollups import ROLLUPS
+
     async with sessionmaker() as session:
-        for model, key in ((DailyPointSales, "point_id"), (DailyProductSales, "product_id")):
-            direct = await session.execute(text(ROLLUP_VS_SALES.format(key=key)), {"tz": settings.timezone})
-            expected = {(r.company_id, r.day, r.key): (r.revenue, r.sales_count, r.quantity) for r in direct}
-            rows = (await session.execute(select(model))).scalars().all()
-            actual = {
-                (r.company_id, r.day, getattr(r, key)): (r.revenue, r.sales_count, r.quantity) for r in rows
-            }
-            assert actual == expected, f"{model.__tablename__} differs from sales"
+        for rollup in ROLLUPS:
+            direct = await session.execute(text(rollup.source("true")), {"tz": settings.timezone})
+            n = len(rollup.keys)
+            expected = {tuple(r[:n]): tuple(r[n:]) for r in direct if any(r[n:])}
+            columns = ", ".join(rollup.columns)
+            stored = await session.execute(text(f"SELECT {columns} FROM {rollup.table}"))  # noqa: S608
+            actual = {tuple(r[:n]): tuple(r[n:]) for r in stored}
+            assert actual == expected, f"{rollup.table} differs from sales"
         return int(await session.scalar(select(func.count()).select_from(Sale)) or 0)
 
 

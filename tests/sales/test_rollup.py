@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.config import Settings
 from sauda.db import transaction
-from sauda.sales.repository import RollupRepository
+from sauda.sales.rollups import RollupRepository
 from tests.conftest import RunWorker
 from tests.factories import Factory
 from tests.sales.conftest import Shop, assert_rollup_matches, make_shop, sale_json
@@ -67,8 +67,6 @@ async def test_rollup_follows_creates_updates_deletes_and_imports(
 async def test_rebuild_restores_a_damaged_rollup(
     client: httpx.AsyncClient, shop: Shop, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
-    from datetime import date
-
     from sqlalchemy import text
 
     for day in ("2026-03-30", "2026-03-31"):
@@ -79,7 +77,5 @@ async def test_rebuild_restores_a_damaged_rollup(
     with pytest.raises(AssertionError, match="differs"):
         await assert_rollup_matches(sessionmaker, settings)
     async with transaction(sessionmaker) as session:
-        await RollupRepository(session, settings.tz).rebuild(
-            shop.company.id, date(2026, 3, 1), date(2026, 3, 31)
-        )
+        await RollupRepository(session, settings.tz).rebuild(shop.company.id)
     assert await assert_rollup_matches(sessionmaker, settings) == 2
