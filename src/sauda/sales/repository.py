@@ -46,6 +46,7 @@ from sauda.sales.models import (
     DailyProductSales,
     Point,
     PointKind,
+    Receipt,
     Sale,
     SalesImport,
 )
@@ -190,12 +191,21 @@ class SaleRepository(Repository[Sale]):
 
     async def get_for_update(self, id_: int) -> Sale:
         """The sale, locked: its old figures leave the rollup, so nobody may change it meanwhile.
-        Its company is held first (the writers' lock order; a sale never changes company)."""
-        company_id = await self.session.scalar(
-            select(Sale.company_id).where(self.scope.where(Sale.company_id), Sale.id == id_)
-        )
-        if company_id is not None:
-            await hold_company(self.session, company_id)
+        Its company is held first, then its receipt is locked (the writers' lock order: a return
+        locks the receipt, then its new lines' keys need the lines it returns; a sale never
+        changes company or receipt)."""
+        owners = (
+            await self.session.execute(
+                select(Sale.company_id, Sale.receipt_id).where(
+                    self.scope.where(Sale.company_id), Sale.id == id_
+                )
+            )
+        ).first()
+        if owners is not None:
+            await hold_company(self.session, owners.company_id)
+            await self.session.execute(
+                select(Receipt.id).where(Receipt.id == owners.receipt_id).with_for_update()
+            )
         found = await self.session.scalar(self.select().where(Sale.id == id_).with_for_update())
         if found is None:
             raise NotFound(f"Sale {id_} not found")
