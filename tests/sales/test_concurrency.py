@@ -31,7 +31,7 @@ from sauda.sales.imports import run_import
 from sauda.sales.models import Point, Receipt, Sale
 from sauda.sales.receipts.repository import ReceiptRepository
 from sauda.sales.receipts.schemas import ReturnCreate, ReturnLineIn
-from sauda.sales.receipts.service import create_return
+from sauda.sales.receipts.service import create_return, delete_receipt
 from sauda.sales.repository import SaleRepository
 from sauda.sales.schemas import SaleUpdate
 from sauda.tenancy import Scope
@@ -436,4 +436,39 @@ async def test_a_return_and_a_change_of_its_sale_never_deadlock(
     response = await giving_back
     assert response.status_code == 201, response.text
     assert response.json()["total"] == 10.0
+    assert await assert_rollup_matches(sessionmaker, settings) == 2
+
+
+async def test_a_return_and_the_deletion_of_its_receipt_take_turns(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Whichever locks the receipt first wins: a return after the deletion finds no receipt
+    (404), a deletion after the return finds one with returns (409); never a 500."""
+    shop = await make_shop(factory, sessionmaker)
+    first, second = [
+        await add_sale(sessionmaker, settings, shop, quantity=Decimal(2), unit_price=Decimal("10.00"))
+        for _ in range(2)
+    ]
+    async with transaction(sessionmaker) as deletion:
+        receipt = await ReceiptRepository(deletion, Scope.everything()).get_for_update(first.receipt_id)
+        late_return = asyncio.create_task(_give_back(client, shop, first.receipt_id, first.id, "1"))
+        await _blocks_someone(sessionmaker, await _backend(deletion))
+        await delete_receipt(deletion, receipt, settings.tz)
+    assert (await late_return).status_code == 404
+    data = ReturnCreate(
+        sold_at=datetime(2026, 3, 12, 10), lines=[ReturnLineIn(line_id=second.id, quantity=Decimal(1))]
+    )
+    async with transaction(sessionmaker) as giving_back:
+        original = await ReceiptRepository(giving_back, Scope.everything()).get_for_update(second.receipt_id)
+        late_deletion = asyncio.create_task(
+            client.delete(f"/api/v1/receipts/{second.receipt_id}", headers=shop.headers)
+        )
+        await _blocks_someone(sessionmaker, await _backend(giving_back))
+        await create_return(giving_back, Scope.everything(), original, data, settings.tz)
+    refused = await late_deletion
+    assert refused.status_code == 409, refused.text
+    assert await _returns_of(sessionmaker, second.receipt_id) == [Decimal("10.00")]
     assert await assert_rollup_matches(sessionmaker, settings) == 2

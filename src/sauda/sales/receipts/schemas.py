@@ -110,8 +110,6 @@ class ReceiptSummary(BaseModel):
     """A receipt in a list: its payments, not its lines (a receipt may have hundreds); the
     receipt itself (`GET /receipts/{id}`) has them."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     id: int
     company_id: int
     point_id: int
