@@ -180,8 +180,9 @@ def main() -> None:
                 points = [p["id"] for p in client.get("/api/v1/points", params={"limit": 50}).json()["items"]]
                 receipt_ids = [1 + n * 33_331 % args.receipts for n in range(50)]
                 for name, paths in shapes(points, receipt_ids).items():
-                    found = client.get(paths[0]).json().get("total", "")
-                    report(f"{name} {found}", measure(client, paths, args.requests), 30)
+                    first = client.get(paths[0]).json()
+                    found = f" ({first['total']} found)" if "items" in first else ""
+                    report(f"{name}{found}", measure(client, paths, args.requests), 30)
         finally:
             stop_server(server)
             if server.returncode not in (0, -15, None):
