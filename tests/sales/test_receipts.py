@@ -343,6 +343,12 @@ async def test_sales_are_one_line_receipts(
     assert refused.status_code == 409
     assert "/api/v1/receipts" in refused.json()["detail"]
     back = (await post_return(client, shop, receipt["id"], [(sale["id"], "1")])).json()
+    lines = (await client.get("/api/v1/sales", params={"ordering": "sold_at"}, headers=shop.headers)).json()
+    assert [(x["receipt_id"], x["kind"]) for x in lines["items"]] == [
+        (receipt["id"], "sale"),
+        *[(several["id"], "sale")] * 2,
+        (back["id"], "return"),  # a return's line says so: its amounts subtract
+    ]
     # A sale with returns keeps what they were made at, and at least what they took back.
     sale_url = f"/api/v1/sales/{sale['id']}"
     for change, field in (

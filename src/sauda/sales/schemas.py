@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, PlainSerializer
 
 from sauda.money import Money
-from sauda.sales.models import ImportFormat, ImportStatus, PointKind
+from sauda.sales.models import ImportFormat, ImportStatus, PointKind, ReceiptKind
 from sauda.schemas import WriteModel
 from sauda.types import BusinessDateTime, Id, Line, MoneyIn, QuantityIn
 
@@ -128,6 +128,8 @@ class SaleOut(BaseModel):
 
     id: int
     company_id: int
+    receipt_id: int = Field(description="the receipt this sale is a line of (/api/v1/receipts)")
+    kind: ReceiptKind = Field(description="`return`: a line of a return, its amounts subtract")
     point_id: int
     product_id: int
     customer_id: int | None
