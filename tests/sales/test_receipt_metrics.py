@@ -213,6 +213,15 @@ async def test_by_point_and_by_product(client: httpx.AsyncClient, week: Shop) ->
         66.67,
     )
     assert (p1["net_sales"], p1["quantity"], p1["receipts"]) == (2450.0, 5.0, 3)
+    # By product a receipt counts once per line of the product; the totals count receipts.
+    assert (p0["receipts"], by_product["totals"]["receipts"], by_product["totals"]["net_sales"]) == (
+        2,
+        4,
+        3450.0,
+    )
+    top = await _get(client, METRICS, shop.headers, group_by="point", groups_limit=1, **WEEK)
+    assert [g["id"] for g in top["groups"]] == [shop.points[0].id]
+    assert top["totals"] == by_point["totals"]
 
     # A point and a product together are read from the lines: A's p0 line, then one of it back.
     both = await _get(

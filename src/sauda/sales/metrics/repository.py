@@ -20,11 +20,9 @@ from sqlalchemy import (
     Date,
     DateTime,
     Select,
-    and_,
     case,
     cast,
     func,
-    literal,
     select,
     union_all,
 )
@@ -194,10 +192,12 @@ class MetricsRepository:
         return _PRODUCTS if wants_product else _POINTS
 
     def _where(self, src: _Source, q: MetricsQuery, date_from: date, date_to: date) -> list[Any]:
-        conditions = [self.scope.where(src.company), src.day >= date_from, src.day <= date_to]
-        if src.lines:  # the lines: bound sold_at too, so an index range serves it
+        conditions = [self.scope.where(src.company)]
+        if src.lines:  # the business days as a range of sold_at, which an index serves
             start, end = day_bounds(date_from, date_to, self.tz)
             conditions += [Sale.sold_at >= start, Sale.sold_at < end]
+        else:
+            conditions += [src.day >= date_from, src.day <= date_to]
         filters = ((src.company, q.company_id), (src.point, q.point_id), (src.product, q.product_id))
         for column, value in filters:
             if value is not None:
@@ -207,23 +207,43 @@ class MetricsRepository:
     def _sums(self, src: _Source) -> list[Any]:
         return [func.coalesce(func.sum(expr), 0).label(name) for name, expr in src.sums.items()]
 
-    async def buckets(self, q: MetricsQuery) -> Sequence[Any]:
-        """Rows of (bucket, grp, LINE_FIGURES...); grp is None without group_by."""
-        src = self._source(q)
+    def _bucket(self, src: _Source, q: MetricsQuery) -> Any:
         # On a timestamp without time zone: no session-timezone conversion for every row.
-        bucket = cast(func.date_trunc(q.granularity, cast(src.day, DateTime)), Date).label("bucket")
-        grp = {GroupBy.point: src.point, GroupBy.product: src.product}.get(q.group_by) if q.group_by else None
-        grp = literal(None) if grp is None else grp
+        return cast(func.date_trunc(q.granularity, cast(src.day, DateTime)), Date).label("bucket")
+
+    async def buckets(self, q: MetricsQuery) -> Sequence[Any]:
+        """Rows of (bucket, LINE_FIGURES...) of everything the filters select (no groups)."""
+        src = self._source(replace(q, group_by=None))
+        bucket = self._bucket(src, q)
         stmt = (
-            select(bucket, grp.label("grp"), *self._sums(src))
-            .where(and_(*self._where(src, q, q.date_from, q.date_to)))
-            .group_by(bucket, grp)
+            select(bucket, *self._sums(src))
+            .where(*self._where(src, q, q.date_from, q.date_to))
+            .group_by(bucket)
         )
+        return (await self.session.execute(stmt)).all()
+
+    async def group_buckets(self, q: MetricsQuery, limit: int) -> Sequence[Any]:
+        """Rows of (bucket, grp, LINE_FIGURES..., rank) of the `limit` groups (points or
+        products) with the highest net sales, ranked in SQL so that only their rows come back."""
+        src = self._source(q)
+        bucket = self._bucket(src, q)
+        grp = (src.point if q.group_by is GroupBy.point else src.product).label("grp")
+        cells = (
+            select(bucket, grp, *self._sums(src))
+            .where(*self._where(src, q, q.date_from, q.date_to))
+            .group_by(bucket, grp)
+            .subquery("cells")
+        )
+        net = func.sum(cells.c.gross - cells.c.returns).over(partition_by=cells.c.grp)
+        with_net = select(cells, net.label("group_net")).subquery("with_net")
+        rank = func.dense_rank().over(order_by=(with_net.c.group_net.desc(), with_net.c.grp))
+        ranked = select(with_net, rank.label("rank")).subquery("ranked")
+        stmt = select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.rank)
         return (await self.session.execute(stmt)).all()
 
     async def totals(self, q: MetricsQuery, date_from: date, date_to: date) -> Any:
         src = self._source(replace(q, group_by=None))
-        stmt = select(*self._sums(src)).where(and_(*self._where(src, q, date_from, date_to)))
+        stmt = select(*self._sums(src)).where(*self._where(src, q, date_from, date_to))
         return (await self.session.execute(stmt)).one()
 
     def _product_rows(

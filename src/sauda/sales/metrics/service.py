@@ -2,10 +2,10 @@
 derived from the sums the repository reads. Amounts are net of returns: a return subtracts on
 the day it was made, whatever the day of its original receipt."""
 
-from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -65,7 +65,7 @@ def bucket_starts(date_from: date, date_to: date, granularity: Granularity) -> l
     return [first + timedelta(days=n) for n in range(0, (date_to - first).days + 1, step)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sums:
     """What the rollups add up (`LINE_FIGURES`); every figure is derived from these."""
 
@@ -79,10 +79,21 @@ class Sums:
 
     @classmethod
     def of(cls, row: Any) -> "Sums":
-        return cls(**{name: getattr(row, name) for name in LINE_FIGURES})
+        return cls(*_line_figures(row))
 
     def __add__(self, other: "Sums") -> "Sums":
-        return Sums(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        return Sums(
+            self.gross + other.gross,
+            self.returns + other.returns,
+            self.lines + other.lines,
+            self.quantity + other.quantity,
+            self.returned_quantity + other.returned_quantity,
+            self.receipts + other.receipts,
+            self.return_receipts + other.return_receipts,
+        )
+
+
+_line_figures = attrgetter(*LINE_FIGURES)
 
 
 def _ratio(part: Decimal, whole: Decimal | int) -> Decimal:
@@ -94,24 +105,30 @@ def _percent_of(part: Decimal, whole: Decimal) -> float | None:
 
 
 def figures(s: Sums) -> Figures:
+    # Built from our own sums, every value already of its field's type: no validation needed,
+    # which matters for hundreds of buckets.
+    return Figures.model_construct(**_figures(s))
+
+
+def _figures(s: Sums) -> dict[str, Any]:
     net = to_money(s.gross - s.returns)
     units = s.quantity - s.returned_quantity
     average = to_money(net / s.receipts) if s.receipts else to_money(0)
-    return Figures(
-        revenue=net,
-        sales=int(s.lines),
-        quantity=units,
-        average_ticket=average,
-        receipts=int(s.receipts),
-        return_receipts=int(s.return_receipts),
-        gross_sales=to_money(s.gross),
-        returns=to_money(s.returns),
-        net_sales=net,
-        average_receipt=average,
-        units_per_receipt=_ratio(units, s.receipts) if s.receipts else Decimal("0.00"),
-        returned_quantity=s.returned_quantity,
-        return_rate=_percent_of(s.returns, s.gross),
-    )
+    return {
+        "revenue": net,
+        "sales": int(s.lines),
+        "quantity": units,
+        "average_ticket": average,
+        "receipts": int(s.receipts),
+        "return_receipts": int(s.return_receipts),
+        "gross_sales": to_money(s.gross),
+        "returns": to_money(s.returns),
+        "net_sales": net,
+        "average_receipt": average,
+        "units_per_receipt": _ratio(units, s.receipts) if s.receipts else Decimal("0.00"),
+        "returned_quantity": s.returned_quantity,
+        "return_rate": _percent_of(s.returns, s.gross),
+    }
 
 
 _CHANGED = (
@@ -144,29 +161,24 @@ def _change(now: Figures, before: Figures) -> Change:
 
 
 def _series(starts: list[date], sums: dict[date, Sums]) -> list[Bucket]:
-    return [Bucket(start=s, **figures(sums.get(s, Sums())).model_dump()) for s in starts]
-
-
-def _by_bucket(rows: list[Any]) -> dict[date, Sums]:
-    merged: dict[date, Sums] = defaultdict(Sums)
-    for row in rows:
-        merged[row.bucket] += Sums.of(row)
-    return merged
+    return [Bucket.model_construct(start=start, **_figures(sums.get(start, Sums()))) for start in starts]
 
 
 async def metrics(
     session: AsyncSession, scope: Scope, q: MetricsQuery, tz: ZoneInfo, *, groups_limit: int
 ) -> MetricsOut:
+    """Totals and buckets cover everything the filters select (so by product too `receipts`
+    counts receipts); each group's series covers that point or product."""
     check_period(q.date_from, q.date_to)
     repo = MetricsRepository(session, scope, tz)
-    rows = list(await repo.buckets(q))
+    by_bucket = {row.bucket: Sums.of(row) for row in await repo.buckets(q)}
     starts = bucket_starts(q.date_from, q.date_to, Granularity(q.granularity))
     prev_from, prev_to = previous_period(q.date_from, q.date_to)
-    totals = figures(sum((Sums.of(r) for r in rows), Sums()))
+    totals = figures(sum(by_bucket.values(), Sums()))
     previous = figures(Sums.of(await repo.totals(q, prev_from, prev_to)))
     groups = None
     if q.group_by is not None:
-        groups = await _groups(repo, q.group_by, rows, starts, groups_limit)
+        groups = await _groups(repo, q, q.group_by, starts, groups_limit)
     return MetricsOut(
         granularity=Granularity(q.granularity),
         timezone=tz.key,
@@ -174,7 +186,7 @@ async def metrics(
         date_to=q.date_to,
         group_by=q.group_by,
         totals=totals,
-        buckets=_series(starts, _by_bucket(rows)),
+        buckets=_series(starts, by_bucket),
         groups=groups,
         previous=Period(date_from=prev_from, date_to=prev_to, totals=previous),
         change=_change(totals, previous),
@@ -182,22 +194,20 @@ async def metrics(
 
 
 async def _groups(
-    repo: MetricsRepository, group_by: GroupBy, rows: list[Any], starts: list[date], limit: int
+    repo: MetricsRepository, q: MetricsQuery, group_by: GroupBy, starts: list[date], limit: int
 ) -> list[GroupSeries]:
-    by_group: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        by_group[row.grp].append(row)
-    totals = {gid: sum((Sums.of(r) for r in rs), Sums()) for gid, rs in by_group.items()}
-    ranked = sorted(totals, key=lambda gid: (-(totals[gid].gross - totals[gid].returns), gid))[:limit]
-    names = await repo.names(group_by, ranked)
+    by_group: dict[int, dict[date, Sums]] = {}  # in rank order
+    for row in await repo.group_buckets(q, limit):
+        by_group.setdefault(row.grp, {})[row.bucket] = Sums.of(row)
+    names = await repo.names(group_by, list(by_group))
     return [
         GroupSeries(
             id=gid,
             name=names.get(gid, ""),
-            totals=figures(totals[gid]),
-            buckets=_series(starts, _by_bucket(by_group[gid])),
+            totals=figures(sum(cells.values(), Sums())),
+            buckets=_series(starts, cells),
         )
-        for gid in ranked
+        for gid, cells in by_group.items()
     ]
 
 
