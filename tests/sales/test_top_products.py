@@ -1,5 +1,6 @@
-"""Top products from the monthly rollup (whole months) plus the daily one (the days at the edges)
-equal a direct aggregate over the receipt lines, for periods crossing month edges."""
+"""Top products, and monthly metrics by product, from the monthly rollup (whole months) plus the
+daily one (the days at the edges) equal a direct aggregate over the receipt lines, for periods
+crossing month edges."""
 
 import random
 from datetime import date, timedelta
@@ -19,7 +20,8 @@ from tests.factories import Factory
 from tests.sales.conftest import Shop, assert_rollup_matches
 from tests.sales.test_receipt_metrics import Till
 
-TOP = "/api/v1/sales/metrics/top-products"
+METRICS = "/api/v1/sales/metrics"
+TOP = f"{METRICS}/top-products"
 FIRST, DAYS = date(2026, 1, 20), 100  # 20 January .. 29 April 2026
 
 DIRECT = """
@@ -133,9 +135,26 @@ async def _compare(
     assert {i["product_id"]: Decimal(str(i["previous_revenue"])) for i in items} == {
         p: before.get(p, zero)[0] for p in ranked
     }, period
+    await _compare_metrics(client, shop, params, expected)
 
 
-async def test_top_products_equal_the_lines_for_periods_across_months(
+async def _compare_metrics(
+    client: httpx.AsyncClient, shop: Shop, params: dict[str, Any], expected: dict[int, tuple[Any, ...]]
+) -> None:
+    """The same figures per product from the metrics by month, and each product alone."""
+    params = {k: v for k, v in params.items() if k != "limit"} | {"granularity": "month"}
+    response = await client.get(METRICS, params=params | {"group_by": "product"}, headers=shop.headers)
+    assert response.status_code == 200, response.text
+    names = ("net_sales", "sales", "quantity", "gross_sales", "returns", "returned_quantity")
+    groups = {g["id"]: tuple(Decimal(str(g["totals"][n])) for n in names) for g in response.json()["groups"]}
+    assert groups == expected, params
+    for product, figures in list(expected.items())[:2]:
+        alone = await client.get(METRICS, params=params | {"product_id": product}, headers=shop.headers)
+        totals = alone.json()["totals"]
+        assert tuple(Decimal(str(totals[n])) for n in names) == figures, params
+
+
+async def test_top_products_and_metrics_by_product_equal_the_lines(
     client: httpx.AsyncClient,
     months: Shop,
     sessionmaker: async_sessionmaker[AsyncSession],

@@ -2,10 +2,11 @@
 fits the question, so a request reads rollup rows, not receipts.
 
 - by point or for the whole company: `sales_daily_points`;
-- by product: `sales_daily_products`; top products over long periods: `sales_monthly_products`
-  for the whole months of the period and `sales_daily_products` for the days at its edges;
-- a point *and* a product together (no rollup keeps both): the receipt lines themselves, bounded
-  by the point's `(point_id, sold_at)` index;
+- by product: `sales_daily_products`; where days are not needed (month buckets, totals, top
+  products), `sales_monthly_products` for the whole months of the period and the daily rollup
+  only for the days at its edges;
+- a point *and* a product together (no rollup keeps both): the receipt lines themselves, an
+  index-only range of the point's `(point_id, sold_at)` index;
 - payment methods: `sales_daily_payments`; hours of the day: `sales_hourly_points`.
 """
 
@@ -16,10 +17,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    CompoundSelect,
     Date,
     DateTime,
-    Select,
+    Subquery,
     case,
     cast,
     func,
@@ -69,6 +69,10 @@ class _Source:
     product: Any
     sums: dict[str, Any] = field(hash=False)
     lines: bool = False  # the receipt lines themselves, not a rollup
+
+    def keys(self) -> list[Any]:
+        named = (("point_id", self.point), ("product_id", self.product))
+        return [column.label(name) for name, column in named if column is not None]
 
 
 def _line_rollup(
@@ -204,73 +208,82 @@ class MetricsRepository:
                 conditions.append(column == value)
         return conditions
 
-    def _sums(self, src: _Source) -> list[Any]:
-        return [func.coalesce(func.sum(expr), 0).label(name) for name, expr in src.sums.items()]
+    def _rows(
+        self, q: MetricsQuery, date_from: date, date_to: date, *, by_month: bool, products: Any = None
+    ) -> Subquery:
+        """Rows of (day, point_id and/or product_id, LINE_FIGURES...) covering the period, from
+        the source that fits the query. By product, when days are not needed (`by_month`), the
+        whole calendar months come from the monthly rollup (its `day` is the month's first) and
+        only the days at the period's edges from the daily one: a year reads about 12 rows per
+        product instead of 365. `products`: only these (a subquery of ids)."""
+        src = self._source(q)
+        parts = [(src, date_from, date_to)]
+        if src is _PRODUCTS and by_month:
+            months, edges = split_by_months(date_from, date_to)
+            parts = [(_PRODUCTS, a, b) for a, b in edges] + ([(_MONTHS, *months)] if months else [])
+        selects = []
+        for part, a, b in parts:
+            stmt = select(
+                part.day.label("day"),
+                *part.keys(),
+                *(e.label(n) for n, e in part.sums.items()),
+            ).where(*self._where(part, q, a, b))
+            if products is not None:
+                stmt = stmt.where(part.product.in_(products))
+            selects.append(stmt)
+        return (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("source")
 
-    def _bucket(self, src: _Source, q: MetricsQuery) -> Any:
+    @staticmethod
+    def _sums(rows: Subquery) -> list[Any]:
+        return [func.coalesce(func.sum(rows.c[name]), 0).label(name) for name in LINE_FIGURES]
+
+    @staticmethod
+    def _bucket(rows: Subquery, q: MetricsQuery) -> Any:
         # On a timestamp without time zone: no session-timezone conversion for every row.
-        return cast(func.date_trunc(q.granularity, cast(src.day, DateTime)), Date).label("bucket")
+        return cast(func.date_trunc(q.granularity, cast(rows.c.day, DateTime)), Date).label("bucket")
 
     async def buckets(self, q: MetricsQuery) -> Sequence[Any]:
         """Rows of (bucket, LINE_FIGURES...) of everything the filters select (no groups)."""
-        src = self._source(replace(q, group_by=None))
-        bucket = self._bucket(src, q)
-        stmt = (
-            select(bucket, *self._sums(src))
-            .where(*self._where(src, q, q.date_from, q.date_to))
-            .group_by(bucket)
-        )
+        whole = replace(q, group_by=None)
+        rows = self._rows(whole, q.date_from, q.date_to, by_month=q.granularity == "month")
+        bucket = self._bucket(rows, q)
+        stmt = select(bucket, *self._sums(rows)).group_by(bucket)
         return (await self.session.execute(stmt)).all()
 
     async def group_buckets(self, q: MetricsQuery, limit: int) -> Sequence[Any]:
-        """Rows of (bucket, grp, LINE_FIGURES..., rank) of the `limit` groups (points or
-        products) with the highest net sales, ranked in SQL so that only their rows come back."""
-        src = self._source(q)
-        bucket = self._bucket(src, q)
-        grp = (src.point if q.group_by is GroupBy.point else src.product).label("grp")
+        """Rows of (bucket, grp, LINE_FIGURES...) of the `limit` groups (points or products)
+        with the highest net sales, in that order: the groups are ranked first on one sum, and
+        only theirs are summed by bucket."""
+        rows = self._rows(q, q.date_from, q.date_to, by_month=q.granularity == "month")
+        grp = rows.c.point_id if q.group_by is GroupBy.point else rows.c.product_id
+        net = func.sum(rows.c.gross - rows.c.returns)
+        top = select(grp.label("grp"), net.label("net")).group_by(grp).order_by(net.desc(), grp).limit(limit)
+        top_cte = top.cte("top")
+        bucket = self._bucket(rows, q)
         cells = (
-            select(bucket, grp, *self._sums(src))
-            .where(*self._where(src, q, q.date_from, q.date_to))
+            select(bucket, grp.label("grp"), *self._sums(rows))
+            .where(grp.in_(select(top_cte.c.grp)))
             .group_by(bucket, grp)
             .subquery("cells")
         )
-        net = func.sum(cells.c.gross - cells.c.returns).over(partition_by=cells.c.grp)
-        with_net = select(cells, net.label("group_net")).subquery("with_net")
-        rank = func.dense_rank().over(order_by=(with_net.c.group_net.desc(), with_net.c.grp))
-        ranked = select(with_net, rank.label("rank")).subquery("ranked")
-        stmt = select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.rank)
+        stmt = (
+            select(cells)
+            .join(top_cte, top_cte.c.grp == cells.c.grp)
+            .order_by(top_cte.c.net.desc(), top_cte.c.grp, cells.c.bucket)
+        )
         return (await self.session.execute(stmt)).all()
 
     async def totals(self, q: MetricsQuery, date_from: date, date_to: date) -> Any:
-        src = self._source(replace(q, group_by=None))
-        stmt = select(*self._sums(src)).where(*self._where(src, q, date_from, date_to))
-        return (await self.session.execute(stmt)).one()
-
-    def _product_rows(
-        self, q: MetricsQuery, date_from: date, date_to: date, products: Any = None
-    ) -> Select[Any] | CompoundSelect[Any]:
-        """(product_id, LINE_FIGURES...) rows covering the period: monthly rollup rows for its
-        whole months and daily ones for the days at its edges; with a point, the lines."""
-        if q.point_id is not None:
-            parts = [(_lines(self.tz), date_from, date_to)]
-        else:
-            months, edges = split_by_months(date_from, date_to)
-            parts = [(_PRODUCTS, a, b) for a, b in edges]
-            if months is not None:
-                parts.append((_MONTHS, *months))
-        selects = []
-        for src, a, b in parts:
-            stmt = select(src.product.label("product_id"), *(e.label(n) for n, e in src.sums.items()))
-            stmt = stmt.where(*self._where(src, q, a, b))
-            if products is not None:
-                stmt = stmt.where(src.product.in_(products))
-            selects.append(stmt)
-        return selects[0] if len(selects) == 1 else union_all(*selects)
+        rows = self._rows(replace(q, group_by=None), date_from, date_to, by_month=True)
+        return (await self.session.execute(select(*self._sums(rows)))).one()
 
     async def top_products(
         self, q: MetricsQuery, *, by: TopBy, limit: int, previous: tuple[date, date]
     ) -> Sequence[Any]:
-        rows = self._product_rows(q, q.date_from, q.date_to).subquery("rows")
+        """With a point, from its lines (index-only, see `Sale`); otherwise from the product
+        rollups, by month where months are whole."""
+        by_product = replace(q, group_by=GroupBy.product)
+        rows = self._rows(by_product, q.date_from, q.date_to, by_month=True)
         net = func.sum(rows.c.gross) - func.sum(rows.c.returns)
         measures = {
             TopBy.revenue: net,
@@ -292,13 +305,10 @@ class MetricsRepository:
             .limit(limit)
             .cte("top")
         )
-        before_rows = self._product_rows(q, *previous, products=select(current.c.product_id)).subquery("prev")
+        prev = self._rows(by_product, *previous, by_month=True, products=select(current.c.product_id))
         before = (
-            select(
-                before_rows.c.product_id,
-                (func.sum(before_rows.c.gross) - func.sum(before_rows.c.returns)).label("revenue"),
-            )
-            .group_by(before_rows.c.product_id)
+            select(prev.c.product_id, (func.sum(prev.c.gross) - func.sum(prev.c.returns)).label("revenue"))
+            .group_by(prev.c.product_id)
             .subquery("before")
         )
         stmt = (
@@ -333,12 +343,14 @@ class MetricsRepository:
 
     async def hours(self, q: MetricsQuery) -> Sequence[Any]:
         """Per hour of the day (business time): gross, receipts, returns, return_receipts."""
+        sums = [func.coalesce(func.sum(e), 0).label(n) for n, e in _HOURS.sums.items()]
         stmt = (
-            select(HourlyPointSales.hour, *self._sums(_HOURS))
+            select(HourlyPointSales.hour, *sums)
             .where(*self._where(_HOURS, q, q.date_from, q.date_to))
             .group_by(HourlyPointSales.hour)
         )
-        return (await self.session.execute(stmt)).all()
+        rows: Sequence[Any] = (await self.session.execute(stmt)).all()
+        return rows
 
     async def names(self, group_by: GroupBy, ids: list[int]) -> dict[int, str]:
         model: Any = Point if group_by is GroupBy.point else Product
