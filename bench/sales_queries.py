@@ -8,11 +8,13 @@ one after another (one connection), timing each, `--requests` per case:
 
 - metrics: month granularity, one year, grouped by point (gross, returns, net, receipts, average
   receipt, units per receipt, return rate; target p95 < 100 ms), rotating over start months;
+- metrics: the same grouped by product (5 000 products; the 100 best come back);
 - metrics: day granularity, one month, the whole company (p95 < 100 ms);
 - payment split, one year (p95 < 100 ms); hours of the day, one year (p95 < 100 ms);
-- top products, one year: calendar years, rolling years from the first of a month and from the
-  middle of one (daily rollup rows at the edges) (p95 < 100 ms);
-- top products of one point, one month (from the lines; p95 < 100 ms);
+- top products, one year: calendar years and rolling years from the first of a month (whole
+  months: monthly rollup rows only), and years from the middle of a month (plus ~30 days of daily
+  rollup rows at the edges) (p95 < 100 ms);
+- top products of one point, one month and one year (from the lines; p95 < 100 ms);
 - list: one page of 50 sales filtered by a month and a point (target p95 < 30 ms), rotating
   over the 50 points, 24 months and pages 1-3.
 
@@ -63,15 +65,15 @@ def login(base: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-def _years() -> list[tuple[date, date]]:
-    """One-year periods inside the data (2024-2025) and just past it: calendar years, rolling
-    years from the first of a month, and from the middle of one."""
-    periods = []
-    for year, month, day in ((2024, 1, 1), (2025, 1, 1), (2024, 4, 1), (2024, 7, 1), (2024, 10, 1)):
-        periods.append((date(year, month, day), date(year + 1, month, day) - timedelta(days=1)))
-    for year, month, day in ((2024, 3, 15), (2024, 6, 10), (2024, 9, 20), (2025, 2, 5)):
-        periods.append((date(year, month, day), date(year + 1, month, day) - timedelta(days=1)))
-    return periods
+def _years(*, whole_months: bool = True, mid_month: bool = True) -> list[tuple[date, date]]:
+    """One-year periods inside the data (2024-2025) and just past it: calendar years and rolling
+    years from the first of a month (whole months), and years from the middle of a month."""
+    starts = []
+    if whole_months:
+        starts += [(2024, 1, 1), (2025, 1, 1), (2024, 4, 1), (2024, 7, 1), (2024, 10, 1)]
+    if mid_month:
+        starts += [(2024, 3, 15), (2024, 6, 10), (2024, 9, 20), (2025, 2, 5)]
+    return [(date(y, m, d), date(y + 1, m, d) - timedelta(days=1)) for y, m, d in starts]
 
 
 def _months() -> list[tuple[date, date]]:
@@ -95,11 +97,11 @@ def list_paths(point_ids: list[int]) -> list[str]:
     return paths
 
 
-def point_months(point_ids: list[int]) -> list[str]:
+def point_periods(point_ids: list[int], periods: list[tuple[date, date]]) -> list[str]:
     return [
         "/api/v1/sales/metrics/top-products?"
         + urlencode({"date_from": a, "date_to": b, "point_id": point_ids[n % len(point_ids)]})
-        for n, (a, b) in enumerate(_months())
+        for n, (a, b) in enumerate(periods)
     ]
 
 
@@ -155,11 +157,26 @@ def main() -> None:
                         _paths("metrics", _years(), granularity="month", group_by="point"),
                         100,
                     ),
+                    (
+                        "metrics month / 1 year / group_by=product",
+                        _paths("metrics", _years(), granularity="month", group_by="product"),
+                        100,
+                    ),
                     ("metrics day / 1 month / company", _paths("metrics", _months()), 100),
                     ("payment split / 1 year", _paths("metrics/payments", _years()), 100),
                     ("hours of the day / 1 year", _paths("metrics/hours", _years()), 100),
-                    ("top products / 1 year", _paths("metrics/top-products", _years()), 100),
-                    ("top products / 1 month + point (lines)", point_months(points), 100),
+                    (
+                        "top products / 1 year of whole months",
+                        _paths("metrics/top-products", _years(mid_month=False)),
+                        100,
+                    ),
+                    (
+                        "top products / 1 year from mid-month",
+                        _paths("metrics/top-products", _years(whole_months=False)),
+                        100,
+                    ),
+                    ("top products / 1 month + point (lines)", point_periods(points, _months()), 100),
+                    ("top products / 1 year + point (lines)", point_periods(points, _years()), 100),
                     ("list 50, period (month) + point", listing, 30),
                     # TODO(receipts list): ("list receipts 50, period (month) + point", ..., 30)
                 ]

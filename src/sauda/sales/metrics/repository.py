@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Date,
     DateTime,
+    Select,
     Subquery,
     case,
     cast,
@@ -252,26 +253,43 @@ class MetricsRepository:
 
     async def group_buckets(self, q: MetricsQuery, limit: int) -> Sequence[Any]:
         """Rows of (bucket, grp, LINE_FIGURES...) of the `limit` groups (points or products)
-        with the highest net sales, in that order: the groups are ranked first on one sum, and
-        only theirs are summed by bucket."""
+        with the highest net sales (then the lower id), in that order."""
         rows = self._rows(q, q.date_from, q.date_to, by_month=q.granularity == "month")
-        grp = rows.c.point_id if q.group_by is GroupBy.point else rows.c.product_id
+        bucket = self._bucket(rows, q)
+        if q.group_by is GroupBy.point:
+            stmt = self._ranked_cells(rows, bucket, rows.c.point_id, limit)
+        else:
+            stmt = self._cells_of_top(rows, bucket, rows.c.product_id, limit)
+        found: Sequence[Any] = (await self.session.execute(stmt)).all()
+        return found
+
+    def _ranked_cells(self, rows: Subquery, bucket: Any, grp: Any, limit: int) -> Select[Any]:
+        """Few groups (a company's points): sum every (bucket, group) cell, rank the groups over
+        the cells with a window, in one pass."""
+        cells = select(bucket, grp.label("grp"), *self._sums(rows)).group_by(bucket, grp).subquery("cells")
+        net = func.sum(cells.c.gross - cells.c.returns).over(partition_by=cells.c.grp)
+        with_net = select(cells, net.label("net")).subquery("with_net")
+        rank = func.dense_rank().over(order_by=(with_net.c.net.desc(), with_net.c.grp))
+        ranked = select(with_net, rank.label("rank")).subquery("ranked")
+        return select(ranked).where(ranked.c.rank <= limit).order_by(ranked.c.rank, ranked.c.bucket)
+
+    def _cells_of_top(self, rows: Subquery, bucket: Any, grp: Any, limit: int) -> Select[Any]:
+        """Many groups (products): rank them on one sum first, then sum the cells of the top
+        ones only."""
         net = func.sum(rows.c.gross - rows.c.returns)
         top = select(grp.label("grp"), net.label("net")).group_by(grp).order_by(net.desc(), grp).limit(limit)
         top_cte = top.cte("top")
-        bucket = self._bucket(rows, q)
         cells = (
             select(bucket, grp.label("grp"), *self._sums(rows))
             .where(grp.in_(select(top_cte.c.grp)))
             .group_by(bucket, grp)
             .subquery("cells")
         )
-        stmt = (
+        return (
             select(cells)
             .join(top_cte, top_cte.c.grp == cells.c.grp)
             .order_by(top_cte.c.net.desc(), top_cte.c.grp, cells.c.bucket)
         )
-        return (await self.session.execute(stmt)).all()
 
     async def totals(self, q: MetricsQuery, date_from: date, date_to: date) -> Any:
         rows = self._rows(replace(q, group_by=None), date_from, date_to, by_month=True)

@@ -2,6 +2,7 @@
 derived from the sums the repository reads. Amounts are net of returns: a return subtracts on
 the day it was made, whatever the day of its original receipt."""
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -171,14 +172,23 @@ async def metrics(
     counts receipts); each group's series covers that point or product."""
     check_period(q.date_from, q.date_to)
     repo = MetricsRepository(session, scope, tz)
-    by_bucket = {row.bucket: Sums.of(row) for row in await repo.buckets(q)}
     starts = bucket_starts(q.date_from, q.date_to, Granularity(q.granularity))
+    groups: list[GroupSeries] | None = None
+    by_bucket: dict[date, Sums] | None = None
+    if q.group_by is not None:
+        cells = await _group_cells(repo, q, groups_limit + 1)
+        if q.group_by is GroupBy.point and len(cells) <= groups_limit:
+            # Every point came back, and a receipt has one point: the points add up to the whole.
+            by_bucket = defaultdict(Sums)
+            for series in cells.values():
+                for start, sums in series.items():
+                    by_bucket[start] += sums
+        groups = await _groups(repo, q.group_by, dict(list(cells.items())[:groups_limit]), starts)
+    if by_bucket is None:
+        by_bucket = {row.bucket: Sums.of(row) for row in await repo.buckets(q)}
     prev_from, prev_to = previous_period(q.date_from, q.date_to)
     totals = figures(sum(by_bucket.values(), Sums()))
     previous = figures(Sums.of(await repo.totals(q, prev_from, prev_to)))
-    groups = None
-    if q.group_by is not None:
-        groups = await _groups(repo, q, q.group_by, starts, groups_limit)
     return MetricsOut(
         granularity=Granularity(q.granularity),
         timezone=tz.key,
@@ -193,21 +203,26 @@ async def metrics(
     )
 
 
-async def _groups(
-    repo: MetricsRepository, q: MetricsQuery, group_by: GroupBy, starts: list[date], limit: int
-) -> list[GroupSeries]:
-    by_group: dict[int, dict[date, Sums]] = {}  # in rank order
+async def _group_cells(repo: MetricsRepository, q: MetricsQuery, limit: int) -> dict[int, dict[date, Sums]]:
+    """The best `limit` groups' sums by bucket, best first."""
+    cells: dict[int, dict[date, Sums]] = {}
     for row in await repo.group_buckets(q, limit):
-        by_group.setdefault(row.grp, {})[row.bucket] = Sums.of(row)
-    names = await repo.names(group_by, list(by_group))
+        cells.setdefault(row.grp, {})[row.bucket] = Sums.of(row)
+    return cells
+
+
+async def _groups(
+    repo: MetricsRepository, group_by: GroupBy, cells: dict[int, dict[date, Sums]], starts: list[date]
+) -> list[GroupSeries]:
+    names = await repo.names(group_by, list(cells))
     return [
         GroupSeries(
             id=gid,
             name=names.get(gid, ""),
-            totals=figures(sum(cells.values(), Sums())),
-            buckets=_series(starts, cells),
+            totals=figures(sum(series.values(), Sums())),
+            buckets=_series(starts, series),
         )
-        for gid, cells in by_group.items()
+        for gid, series in cells.items()
     ]
 
 
