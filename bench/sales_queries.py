@@ -15,12 +15,11 @@ one after another (one connection), timing each, `--requests` per case:
   months: monthly rollup rows only), and years from the middle of a month (plus ~30 days of daily
   rollup rows at the edges) (p95 < 100 ms);
 - top products of one point, one month and one year (from the lines; p95 < 100 ms);
-- list: one page of 50 sales filtered by a month and a point (target p95 < 30 ms), rotating
-  over the 50 points, 24 months and pages 1-3.
+- lists: one page of 50 sales, and of 50 receipts (`GET /api/v1/receipts`, with their
+  payments), filtered by a month and a point (target p95 < 30 ms), rotating over the 50 points,
+  24 months and pages 1-3. (bench/receipts_list.py measures the receipts list's other filters.)
 
-TODO(receipts list): once `GET /api/v1/receipts` exists, measure it here with the same
-parameters as the sales list (`date_from`, `date_to`, `point_id`, `page`, `limit=50`; target
-p95 < 30 ms): add a case `("list receipts 50, period (month) + point", receipts_paths, 30)`.
+`--only WORD` runs the cases whose name contains it (repeatable).
 
 The times are client-side (request sent to body received) over localhost HTTP.
 """
@@ -87,13 +86,13 @@ def _paths(route: str, periods: list[tuple[date, date]], **params: object) -> li
     ]
 
 
-def list_paths(point_ids: list[int]) -> list[str]:
+def list_paths(point_ids: list[int], route: str = "sales") -> list[str]:
     paths = []
     for n, point in enumerate(point_ids):
         first, last = _months()[n % 24]
         for page in (1, 2, 3):
             params = {"date_from": first, "date_to": last, "point_id": point, "page": page, "limit": 50}
-            paths.append("/api/v1/sales?" + urlencode(params))
+            paths.append(f"/api/v1/{route}?" + urlencode(params))
     return paths
 
 
@@ -133,6 +132,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--only", action="append", default=[], help="cases whose name contains this")
     args = parser.parse_args()
     prepare()
     base = f"http://{HOST}:{PORT}"
@@ -178,10 +178,11 @@ def main() -> None:
                     ("top products / 1 month + point (lines)", point_periods(points, _months()), 100),
                     ("top products / 1 year + point (lines)", point_periods(points, _years()), 100),
                     ("list 50, period (month) + point", listing, 30),
-                    # TODO(receipts list): ("list receipts 50, period (month) + point", ..., 30)
+                    ("list receipts 50, period (month) + point", list_paths(points, "receipts"), 30),
                 ]
                 for name, paths, target in cases:
-                    report(name, measure(client, paths, args.requests), target)
+                    if not args.only or any(word in name for word in args.only):
+                        report(name, measure(client, paths, args.requests), target)
         finally:
             stop_server(server)
             if server.returncode not in (0, -15, None):

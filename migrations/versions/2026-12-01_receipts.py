@@ -1,9 +1,10 @@
 """sales as receipts: receipts with lines (the sales) and payments; returns; more rollups
 
 Every existing sale becomes a one-line receipt with the sale's id, paid with method `unknown`
-(nothing for a zero total). The rollups gain receipt counts and returns; the monthly product,
-hourly point and daily payment rollups are filled from the data, in the business timezone of
-the settings (`SAUDA_TIMEZONE`); after changing that timezone run `sauda rebuild-rollups`.
+(nothing for a zero total). The rollups gain receipt counts and returns, three new ones appear
+(monthly products, hourly points, daily payments), and all of them are rebuilt from the receipts
+in the business timezone of the settings (`SAUDA_TIMEZONE`); after changing that timezone run
+`sauda rebuild-rollups`.
 
 Revision ID: 5a1e5000000r
 Revises: 0e1c0a000002
@@ -37,6 +38,13 @@ PAYMENT_METHOD = postgresql.ENUM(
 )
 RECEIPT_KIND = postgresql.ENUM("sale", "return", name="receipt_kind", create_type=False)
 
+DAY = "(l.sold_at AT TIME ZONE :tz)::date"
+LINE_COLUMNS = "revenue, sales_count, quantity, returns, return_lines, returned_quantity"
+LINE_FIGURES = """coalesce(sum(l.total) FILTER (WHERE l.kind = 'sale'), 0), count(*) FILTER (WHERE l.kind = 'sale'),
+    coalesce(sum(l.quantity) FILTER (WHERE l.kind = 'sale'), 0),
+    coalesce(sum(l.total) FILTER (WHERE l.kind = 'return'), 0), count(*) FILTER (WHERE l.kind = 'return'),
+    coalesce(sum(l.quantity) FILTER (WHERE l.kind = 'return'), 0)"""
+
 # Existing sales as one-line receipts with the same ids; no change rows for 1C (its sales feed
 # does not change), so the capture trigger is off for the backfill.
 BACKFILL = [
@@ -50,20 +58,33 @@ BACKFILL = [
     "ALTER TABLE sales DISABLE TRIGGER exchange_capture_update",
     "UPDATE sales SET receipt_id = id, line_no = 1, kind = 'sale'",
     "ALTER TABLE sales ENABLE TRIGGER exchange_capture_update",
-    "UPDATE sales_daily_points SET receipts = sales_count",
-    """INSERT INTO sales_monthly_products (company_id, month, product_id, revenue, sales_count, quantity,
-                                          returns, return_lines, returned_quantity)
-       SELECT company_id, date_trunc('month', day)::date, product_id, sum(revenue), sum(sales_count),
-              sum(quantity), 0, 0, 0
-       FROM sales_daily_products GROUP BY 1, 2, 3""",
-    """INSERT INTO sales_hourly_points (company_id, day, point_id, hour, revenue, receipts, returns,
-                                       return_receipts)
-       SELECT company_id, (sold_at AT TIME ZONE :tz)::date, point_id,
-              extract(hour FROM sold_at AT TIME ZONE :tz)::smallint, sum(total), count(*), 0, 0
-       FROM sales GROUP BY 1, 2, 3, 4""",
+    # Every rollup rebuilt from the receipts (a frozen copy of sauda.sales.rollups at this revision).
+    "DELETE FROM sales_daily_points",
+    "DELETE FROM sales_daily_products",
+    f"""INSERT INTO sales_daily_points (company_id, day, point_id, {LINE_COLUMNS}, receipts, return_receipts)
+       SELECT l.company_id, {DAY}, l.point_id, {LINE_FIGURES},
+              count(DISTINCT l.receipt_id) FILTER (WHERE l.kind = 'sale'),
+              count(DISTINCT l.receipt_id) FILTER (WHERE l.kind = 'return')
+       FROM sales l GROUP BY 1, 2, 3""",
+    f"""INSERT INTO sales_daily_products (company_id, day, product_id, {LINE_COLUMNS})
+       SELECT l.company_id, {DAY}, l.product_id, {LINE_FIGURES} FROM sales l GROUP BY 1, 2, 3""",
+    f"""INSERT INTO sales_monthly_products (company_id, month, product_id, {LINE_COLUMNS})
+       SELECT l.company_id, date_trunc('month', {DAY})::date, l.product_id, {LINE_FIGURES}
+       FROM sales l GROUP BY 1, 2, 3""",
+    f"""INSERT INTO sales_hourly_points (company_id, day, point_id, hour, revenue, receipts, returns,
+                                        return_receipts)
+       SELECT l.company_id, {DAY}, l.point_id, extract(hour FROM l.sold_at AT TIME ZONE :tz)::smallint,
+              coalesce(sum(l.total) FILTER (WHERE l.kind = 'sale'), 0),
+              count(DISTINCT l.receipt_id) FILTER (WHERE l.kind = 'sale'),
+              coalesce(sum(l.total) FILTER (WHERE l.kind = 'return'), 0),
+              count(DISTINCT l.receipt_id) FILTER (WHERE l.kind = 'return')
+       FROM sales l GROUP BY 1, 2, 3, 4""",
     """INSERT INTO sales_daily_payments (company_id, day, point_id, method, paid, payments, refunded, refunds)
-       SELECT company_id, (sold_at AT TIME ZONE :tz)::date, point_id, 'unknown', sum(total), count(*), 0, 0
-       FROM sales WHERE total > 0 GROUP BY 1, 2, 3""",
+       SELECT r.company_id, (r.sold_at AT TIME ZONE :tz)::date, r.point_id, p.method,
+              coalesce(sum(p.amount) FILTER (WHERE r.kind = 'sale'), 0), count(*) FILTER (WHERE r.kind = 'sale'),
+              coalesce(sum(p.amount) FILTER (WHERE r.kind = 'return'), 0),
+              count(*) FILTER (WHERE r.kind = 'return')
+       FROM receipt_payments p JOIN receipts r ON r.id = p.receipt_id GROUP BY 1, 2, 3, 4""",
 ]
 
 

@@ -6,7 +6,7 @@ they are an index-only scan instead of a heap page per line. The list's count un
 stays index-only (company_id was already included).
 
 Revision ID: 3e7c1c500001
-Revises: 5a1e5000000r
+Revises: 5a1e5000001a
 Create Date: 2026-12-02 06:30:00.000000+00:00
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "3e7c1c500001"
-down_revision: str | None = "5a1e5000000r"
+down_revision: str | None = "5a1e5000001a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -26,8 +26,14 @@ from sauda.exchange.upserts import Context, upsert_items
 from sauda.network import service as network_service
 from sauda.network.models import Company, Product
 from sauda.network.repository import CompanyRepository
+from sauda.sales import service as sales_service
 from sauda.sales.imports import run_import
-from sauda.sales.models import Point, Sale
+from sauda.sales.models import Point, Receipt, Sale
+from sauda.sales.receipts.repository import ReceiptRepository
+from sauda.sales.receipts.schemas import ReturnCreate, ReturnLineIn
+from sauda.sales.receipts.service import create_return, delete_receipt
+from sauda.sales.repository import SaleRepository
+from sauda.sales.schemas import SaleUpdate
 from sauda.tenancy import Scope
 from tests.exchange.conftest import make_onec
 from tests.exchange.onec_client import OneCClient, read_json
@@ -360,3 +366,109 @@ async def test_import_creating_points_and_a_1c_batch_of_them_never_deadlock(
         codes = await session.scalars(select(Point.code).where(Point.company_id == company_id))
         assert sorted(codes) == sorted([p.code for p in shop.points] + NEW_POINTS)
     assert await assert_rollup_matches(sessionmaker, settings) == 2 * len(NEW_POINTS)
+
+
+# --- returns ---------------------------------------------------------------------------------
+
+
+async def _give_back(
+    client: httpx.AsyncClient, shop: Shop, receipt_id: int, line_id: int, quantity: str
+) -> httpx.Response:
+    body = {"sold_at": "2026-03-12T10:00:00", "lines": [{"line_id": line_id, "quantity": quantity}]}
+    return await client.post(f"/api/v1/receipts/{receipt_id}/returns", json=body, headers=shop.headers)
+
+
+async def _returns_of(sessionmaker: async_sessionmaker[AsyncSession], receipt_id: int) -> list[Decimal]:
+    async with sessionmaker() as session:
+        stmt = select(Receipt.total).where(Receipt.original_id == receipt_id).order_by(Receipt.id)
+        return list(await session.scalars(stmt))
+
+
+async def test_two_returns_of_one_line_never_both_take_what_is_left(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Three sold, two returned by each of two returns: the second waits for the first (both
+    lock the receipt) and then finds one left."""
+    shop = await make_shop(factory, sessionmaker)
+    sale = await add_sale(sessionmaker, settings, shop, quantity=Decimal(3), unit_price=Decimal("10.00"))
+    data = ReturnCreate(
+        sold_at=datetime(2026, 3, 12, 10), lines=[ReturnLineIn(line_id=sale.id, quantity=Decimal(2))]
+    )
+    async with transaction(sessionmaker) as first:  # a return, past its dependency, not yet committed
+        original = await ReceiptRepository(first, Scope.everything()).get_for_update(sale.receipt_id)
+        await create_return(first, Scope.everything(), original, data, settings.tz)
+        second = asyncio.create_task(_give_back(client, shop, sale.receipt_id, sale.id, "2"))
+        await _blocks_someone(sessionmaker, await _backend(first))
+    response = await second
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"] == f"Line {sale.id} has 1.000 left to return"
+    assert await _returns_of(sessionmaker, sale.receipt_id) == [Decimal("20.00")]
+    # Many at once, in whatever order they come: exactly one takes the last unit.
+    answers = await asyncio.gather(
+        *(_give_back(client, shop, sale.receipt_id, sale.id, "1") for _ in range(4))
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409]
+    assert await _returns_of(sessionmaker, sale.receipt_id) == [Decimal("20.00"), Decimal("10.00")]
+    assert await assert_rollup_matches(sessionmaker, settings) == 3
+
+
+async def test_a_return_and_a_change_of_its_sale_never_deadlock(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """PATCH /sales/{id} of a one-line receipt's line while a return of that line comes in: the
+    return locks the receipt, then its new line's key check needs the original line; the change
+    must hold the receipt before the line, as the return does, or the two wait for each other."""
+    shop = await make_shop(factory, sessionmaker)
+    sale = await add_sale(sessionmaker, settings, shop, quantity=Decimal(3), unit_price=Decimal("10.00"))
+    async with transaction(sessionmaker) as change:  # the PATCH, past its dependency
+        locked = await SaleRepository(change, Scope.everything()).get_for_update(sale.id)
+        giving_back = asyncio.create_task(_give_back(client, shop, sale.receipt_id, sale.id, "1"))
+        await _blocks_someone(sessionmaker, await _backend(change))
+        await sales_service.update_sale(
+            change, Scope.everything(), locked, SaleUpdate(quantity=Decimal(4)), settings.tz
+        )
+    response = await giving_back
+    assert response.status_code == 201, response.text
+    assert response.json()["total"] == 10.0
+    assert await assert_rollup_matches(sessionmaker, settings) == 2
+
+
+async def test_a_return_and_the_deletion_of_its_receipt_take_turns(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Whichever locks the receipt first wins: a return after the deletion finds no receipt
+    (404), a deletion after the return finds one with returns (409); never a 500."""
+    shop = await make_shop(factory, sessionmaker)
+    first, second = [
+        await add_sale(sessionmaker, settings, shop, quantity=Decimal(2), unit_price=Decimal("10.00"))
+        for _ in range(2)
+    ]
+    async with transaction(sessionmaker) as deletion:
+        receipt = await ReceiptRepository(deletion, Scope.everything()).get_for_update(first.receipt_id)
+        late_return = asyncio.create_task(_give_back(client, shop, first.receipt_id, first.id, "1"))
+        await _blocks_someone(sessionmaker, await _backend(deletion))
+        await delete_receipt(deletion, receipt, settings.tz)
+    assert (await late_return).status_code == 404
+    data = ReturnCreate(
+        sold_at=datetime(2026, 3, 12, 10), lines=[ReturnLineIn(line_id=second.id, quantity=Decimal(1))]
+    )
+    async with transaction(sessionmaker) as giving_back:
+        original = await ReceiptRepository(giving_back, Scope.everything()).get_for_update(second.receipt_id)
+        late_deletion = asyncio.create_task(
+            client.delete(f"/api/v1/receipts/{second.receipt_id}", headers=shop.headers)
+        )
+        await _blocks_someone(sessionmaker, await _backend(giving_back))
+        await create_return(giving_back, Scope.everything(), original, data, settings.tz)
+    refused = await late_deletion
+    assert refused.status_code == 409, refused.text
+    assert await _returns_of(sessionmaker, second.receipt_id) == [Decimal("10.00")]
+    assert await assert_rollup_matches(sessionmaker, settings) == 2

@@ -1,4 +1,4 @@
-"""Another company's points, products, customers, sales and imports are 404, never 403."""
+"""Another company's points, products, customers, sales, receipts and imports are 404, never 403."""
 
 import re
 
@@ -10,7 +10,7 @@ from sauda.config import Settings
 from tests.factories import Factory
 from tests.sales.conftest import Shop, add_sale, make_shop, sale_json
 
-OWNED = ("point_id", "customer_id", "sale_id")
+OWNED = ("point_id", "customer_id", "sale_id", "receipt_id")
 
 
 async def test_every_sales_route_is_404_for_another_company(
@@ -23,14 +23,19 @@ async def test_every_sales_route_is_404_for_another_company(
 ) -> None:
     sale = await add_sale(sessionmaker, settings, shop)
     intruder = await make_shop(factory, sessionmaker)
-    ids = {"point_id": shop.points[0].id, "customer_id": shop.customer.id, "sale_id": sale.id}
+    ids = {
+        "point_id": shop.points[0].id,
+        "customer_id": shop.customer.id,
+        "sale_id": sale.id,
+        "receipt_id": sale.receipt_id,
+    }
     routes = [
         (method.upper(), path)
         for path, operations in app.openapi()["paths"].items()
         if any(f"{{{p}}}" in path for p in OWNED)
         for method in sorted(operations)
     ]
-    assert len(routes) == 9
+    assert len(routes) == 13
     for method, path in routes:
         url = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
         response = await client.request(method, url, json={}, headers=intruder.headers)

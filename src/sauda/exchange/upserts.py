@@ -170,7 +170,8 @@ async def _put_sale(
         "sold_at": data.sold_at,
     }
     scope = Scope.company(company_id)
-    sale = await find(session, Sale, company_id, data.external_id, lock=True)
+    # Not locked here: updating it locks its receipt, then the line (the writers' lock order).
+    sale = await find(session, Sale, company_id, data.external_id)
     if sale is None:
         create = SaleCreate(**values, external_id=data.external_id)
         ref = as_uuid(data.external_id)
@@ -196,7 +197,8 @@ async def _delete(
     session: AsyncSession, upsert: Upsert, company_id: int, key: str, ctx: Context, rollups: RollupDeltas
 ) -> Outcome:
     """1C deleted the record or marked it for deletion: it goes. Already gone is `unchanged`."""
-    row = await find(session, upsert.model, company_id, key, lock=True)
+    # A sale's receipt is locked before its line by delete_sale (the writers' lock order).
+    row = await find(session, upsert.model, company_id, key, lock=upsert.model is not Sale)
     if row is None:
         return "unchanged", None, []
     if isinstance(row, Sale):

@@ -1,4 +1,5 @@
-"""sqladmin views of sales: points, customers, sales (read and delete), imports (read-only).
+"""sqladmin views of sales: points, customers, receipts and sales (read and delete), imports
+(read-only).
 
 Writes go through `sauda.sales.service` inside the view's unit of work, as the API's do, so
 codes stay unique per company and every deleted sale leaves the daily rollups in step.
@@ -13,7 +14,18 @@ from starlette.requests import Request
 
 from sauda.admin import EnumFilter, SaudaView, SortedValuesFilter, current_admin, related_pk, validated
 from sauda.sales import service
-from sauda.sales.models import Customer, ImportStatus, Point, PointKind, Sale, SalesImport
+from sauda.sales.models import (
+    Customer,
+    ImportStatus,
+    Point,
+    PointKind,
+    Receipt,
+    ReceiptKind,
+    Sale,
+    SalesImport,
+)
+from sauda.sales.receipts.repository import ReceiptRepository
+from sauda.sales.receipts.service import delete_receipt
 from sauda.sales.repository import CustomerRepository, PointRepository, SaleRepository
 from sauda.sales.schemas import CustomerCreate, CustomerUpdate, PointCreate, PointUpdate
 from sauda.tenancy import Scope
@@ -119,6 +131,49 @@ class CustomerAdmin(SaudaView, model=Customer):
             return await service.update_customer(session, scope, customer, changes)
 
 
+class ReceiptAdmin(SaudaView, model=Receipt):
+    """Receipts and returns: browse, filter, search by number or external id; delete keeps the
+    rollups right (a receipt with returns stays). Receipts are written through the API, the
+    import and 1C, where lines, payments and what is left to return are checked."""
+
+    can_create = False
+    can_edit = False
+    column_list = [
+        Receipt.id,
+        Receipt.sold_at,
+        Receipt.point,
+        Receipt.kind,
+        Receipt.number,
+        Receipt.total,
+        Receipt.original_id,
+        Receipt.external_id,
+    ]
+    column_searchable_list = [Receipt.number, Receipt.external_id]
+    column_sortable_list = [Receipt.id, Receipt.sold_at, Receipt.total]
+    column_default_sort = [(Receipt.sold_at, True), (Receipt.id, True)]
+    column_filters = [
+        EnumFilter(Receipt.kind, ReceiptKind),
+        OperationColumnFilter(Receipt.company_id),
+        OperationColumnFilter(Receipt.point_id),
+        OperationColumnFilter(Receipt.total),
+    ]
+
+    # Payments have no view of their own: each as its method and amount, not as a link.
+    column_formatters_detail = {
+        Receipt.payments: lambda m, _: [f"{p.method.value} {p.amount}" for p in m.payments]
+    }
+    non_link_related_fields = [Receipt.payments]
+
+    def list_query(self, request: Request) -> Select[Any]:
+        return super().list_query(request).options(selectinload(Receipt.point))
+
+    async def delete_model(self, request: Request, pk: Any) -> None:
+        scope = Scope.everything(current_admin(request).id)
+        async with self.unit_of_work() as session:
+            receipt = await ReceiptRepository(session, scope).get_for_update(int(pk))
+            await delete_receipt(session, receipt, self.sauda_settings().tz)
+
+
 class SaleAdmin(SaudaView, model=Sale):
     """Sales: browse, filter, search by external id; delete keeps the rollups right. Sales are
     entered through the API or imported, where totals and references are checked."""
@@ -190,4 +245,4 @@ class SalesImportAdmin(SaudaView, model=SalesImport):
 
 
 def views() -> list[type[SaudaView]]:
-    return [PointAdmin, CustomerAdmin, SaleAdmin, SalesImportAdmin]
+    return [PointAdmin, CustomerAdmin, ReceiptAdmin, SaleAdmin, SalesImportAdmin]

@@ -127,6 +127,8 @@ class Receipt(TimestampMixin, RefMixin, Base):
         Index("ix_receipts_point_id_sold_at", "point_id", "sold_at", "id", postgresql_include=["company_id"]),
         Index("ix_receipts_customer_id", "customer_id"),
         Index("ix_receipts_original_id", "original_id"),
+        # The list's search: a till's number (with the external id's unique index beside it).
+        Index("ix_receipts_company_id_number", "company_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -146,6 +148,7 @@ class Receipt(TimestampMixin, RefMixin, Base):
     total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     external_id: Mapped[str | None] = mapped_column(String(100))
 
+    point: Mapped[Point] = relationship(lazy="raise")
     # The database deletes lines and payments with their receipt (ON DELETE CASCADE).
     lines: Mapped[list["Sale"]] = relationship(lazy="raise", order_by="Sale.line_no", passive_deletes=True)
     payments: Mapped[list["Payment"]] = relationship(
@@ -160,10 +163,14 @@ class Payment(Base):
     """One payment of a receipt (a refund for a return): method and a positive amount."""
 
     __tablename__ = "receipt_payments"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        # With the method: the list's "has a payment of this method" is an index-only probe.
+        Index("ix_receipt_payments_receipt_id_method", "receipt_id", "method"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id", ondelete="CASCADE"), index=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id", ondelete="CASCADE"))
     method: Mapped[PaymentMethod] = mapped_column(Enum(PaymentMethod, name="payment_method"))
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
 

@@ -38,6 +38,7 @@ from sauda.sales.models import (
     Customer,
     Point,
     PointKind,
+    Receipt,
     Sale,
     SalesImport,
 )
@@ -180,22 +181,21 @@ class SaleRepository(Repository[Sale]):
         return or_(Sale.external_id == search, Sale.product_id.in_(products), Sale.customer_id.in_(customers))
 
     async def get_for_update(self, id_: int) -> Sale:
-        """The sale, locked: its old figures leave the rollup, so nobody may change it meanwhile.
-        Its company is held first (the writers' lock order; a sale never changes company)."""
-        company_id = await self.session.scalar(
-            select(Sale.company_id).where(self.scope.where(Sale.company_id), Sale.id == id_)
+        """The sale, locked: its old figures leave the rollups, so nobody may change it meanwhile.
+        Its company is held first, then its receipt is locked before the line (the writers' lock
+        order; a sale never changes company or receipt)."""
+        found = await self.session.execute(
+            select(Sale.company_id, Sale.receipt_id).where(self.scope.where(Sale.company_id), Sale.id == id_)
         )
-        if company_id is not None:
-            await hold_company(self.session, company_id)
-        found = await self.session.scalar(self.select().where(Sale.id == id_).with_for_update())
-        if found is None:
+        row = found.first()
+        if row is None:
             raise NotFound(f"Sale {id_} not found")
-        return found
-
-    async def by_external_id_for_update(self, company_id: int, external_id: str) -> Sale | None:
-        """For a writer that already holds the company (see the module's lock order)."""
-        stmt = self.select().where(Sale.company_id == company_id, Sale.external_id == external_id)
-        return await self.session.scalar(stmt.with_for_update())
+        await hold_company(self.session, row.company_id)
+        await self.session.execute(select(Receipt.id).where(Receipt.id == row.receipt_id).with_for_update())
+        sale = await self.session.scalar(self.select().where(Sale.id == id_).with_for_update())
+        if sale is None:
+            raise NotFound(f"Sale {id_} not found")
+        return sale
 
     async def external_id_taken(
         self, company_id: int, external_id: str, exclude_id: int | None = None

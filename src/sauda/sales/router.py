@@ -30,6 +30,7 @@ from sauda.sales.metrics.schemas import (
     TopProductsOut,
 )
 from sauda.sales.models import PointKind
+from sauda.sales.receipts.router import router as receipts_router
 from sauda.sales.repository import (
     CustomerRepository,
     ImportRepository,
@@ -56,7 +57,10 @@ from sauda.sales.schemas import (
 from sauda.streaming import StreamedFile
 from sauda.types import BusinessDate, Id, MoneyIn
 
-router = APIRouter(tags=["sales"])
+router = APIRouter()
+# Receipts come first (the primary sales routes) under their own tag; every route below is "sales".
+router.include_router(receipts_router)
+router.tags.append("sales")
 
 Search = Annotated[str | None, Query(max_length=100)]
 

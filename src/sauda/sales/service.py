@@ -192,6 +192,7 @@ async def update_sale(
     """`sale`'s company comes held (`SaleRepository.get_for_update`); its receipt follows."""
     receipt = await _only_line(session, sale)
     changes = data.model_dump(exclude_unset=True)
+    await _keep_what_was_returned(session, sale, changes)
     sent_total = changes.pop("total", None)
     current = {c: getattr(sale, c) for c in ("point_id", "product_id", "customer_id")}
     values = current | {k: v for k, v in changes.items() if k in current}
@@ -213,6 +214,30 @@ async def update_sale(
             await session.flush()
         await rollups.capture(session, [receipt.id], +1)
     return sale
+
+
+async def _keep_what_was_returned(session: AsyncSession, sale: Sale, changes: dict[str, Any]) -> None:
+    """A sale with returns keeps the product, price and discount they were made at, and at
+    least the quantity returned (its receipt is locked: no return comes in meanwhile)."""
+    fixed = [
+        f for f in ("product_id", "unit_price", "discount") if f in changes and changes[f] != getattr(sale, f)
+    ]
+    if not fixed and "quantity" not in changes:
+        return
+    receipts = ReceiptRepository(session, Scope.company(sale.company_id))
+    returned = (await receipts.returned([sale.id])).get(sale.id)
+    if returned is None:
+        return
+    if fixed:
+        raise Conflict(
+            f"Sale {sale.id} has returns: its {fixed[0]} stays",
+            fields=[{"field": f, "message": "the sale has returns made at it"} for f in fixed],
+        )
+    if changes["quantity"] < returned:
+        raise Conflict(
+            f"Sale {sale.id} has {returned} returned: its quantity cannot be less",
+            fields=[{"field": "quantity", "message": f"at least {returned}, returned already"}],
+        )
 
 
 async def _follow(session: AsyncSession, receipt: Receipt, sale: Sale) -> None:

@@ -1,10 +1,15 @@
-"""What a till, a person or 1C sends to write receipts and returns (the answers live beside)."""
+"""What a till, a person or 1C sends to write receipts and returns, and what the API answers."""
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sauda.sales.models import PaymentMethod, ReceiptKind
+from sauda.money import Money
+from sauda.sales.models import Payment, PaymentMethod, Receipt, ReceiptKind, Sale
+from sauda.sales.schemas import Quantity
 from sauda.schemas import WriteModel
 from sauda.types import BigId, BusinessDateTime, Id, Line, MoneyIn, QuantityIn
 
@@ -72,3 +77,86 @@ class ReturnCreate(WriteModel):
     external_id: Line | None = Field(default=None, min_length=1, max_length=100)
     lines: list[ReturnLineIn] = Field(min_length=1, max_length=MAX_LINES)
     payments: list[PaymentIn] = Field(default_factory=list, max_length=MAX_PAYMENTS)
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+class PaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    method: PaymentMethod
+    amount: Money
+
+
+class LineOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="the line's id: a return names it, and so does /api/v1/sales")
+    line_no: int
+    product_id: int
+    quantity: Quantity
+    unit_price: Money
+    discount: Money
+    total: Money
+    external_id: str | None
+    returned_line_id: int | None = Field(description="of a return's line: the original's line it returns")
+    returned_quantity: Quantity | None = Field(
+        default=None, description="of a sale's line: how much of it is returned so far; null on returns"
+    )
+
+
+class ReceiptSummary(BaseModel):
+    """A receipt in a list: its payments, not its lines (a receipt may have hundreds); the
+    receipt itself (`GET /receipts/{id}`) has them."""
+
+    id: int
+    company_id: int
+    point_id: int
+    customer_id: int | None
+    kind: ReceiptKind
+    number: str | None
+    original_id: int | None = Field(
+        description="a return's original receipt; null for a sale, or a return without one"
+    )
+    sold_at: datetime
+    total: Money = Field(description="the sum of the lines' totals, and of the payments")
+    external_id: str | None
+    created_at: datetime
+    payments: list[PaymentOut]
+
+    @classmethod
+    def of(cls, receipt: Receipt, payments: Sequence[Payment]) -> "ReceiptSummary":
+        values = {name: getattr(receipt, name) for name in ReceiptSummary.model_fields if name != "payments"}
+        return cls(**values, payments=[PaymentOut.model_validate(p) for p in payments])
+
+
+class ReceiptOut(ReceiptSummary):
+    lines: list[LineOut]
+
+    @classmethod
+    def full(
+        cls,
+        receipt: Receipt,
+        lines: Sequence[Sale],
+        payments: Sequence[Payment],
+        returned: Mapping[int, Decimal],
+    ) -> "ReceiptOut":
+        """`returned`: how much of each sale line is returned so far (lines without returns
+        may be missing)."""
+        summary = ReceiptSummary.of(receipt, payments)
+        return cls(**dict(summary), lines=[_line_out(line, returned) for line in lines])
+
+
+def _line_out(line: Sale, returned: Mapping[int, Decimal]) -> LineOut:
+    out = LineOut.model_validate(line)
+    if line.kind is ReceiptKind.sale:
+        out.returned_quantity = returned.get(line.id, Decimal("0.000"))
+    return out
+
+
+class ReceiptOrdering(StrEnum):
+    sold_at = "sold_at"
+    sold_at_desc = "-sold_at"
+    total = "total"
+    total_desc = "-total"
