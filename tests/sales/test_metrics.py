@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.config import Settings
-from sauda.sales.schemas import Granularity
-from sauda.sales.service import bucket_starts
+from sauda.sales.metrics.schemas import Granularity
+from sauda.sales.metrics.service import bucket_starts
 from tests.sales.conftest import Shop, add_sale
 
 METRICS = "/api/v1/sales/metrics"
@@ -41,6 +41,10 @@ async def _metrics(client: httpx.AsyncClient, shop: Shop, **params: object) -> d
     return response.json()
 
 
+def _older(figures: dict) -> dict:
+    return {k: figures[k] for k in ("revenue", "sales", "quantity", "average_ticket")}
+
+
 def _revenues(body: dict) -> dict[str, float]:
     return {b["start"]: b["revenue"] for b in body["buckets"]}
 
@@ -52,7 +56,9 @@ async def test_month_buckets_follow_almaty_time(client: httpx.AsyncClient, bound
     assert _revenues(body) == {"2026-02-01": 0.0, "2026-03-01": 200.0, "2026-04-01": 200.0}
     march = body["buckets"][1]
     assert (march["sales"], march["quantity"], march["average_ticket"]) == (2, 3.0, 100.0)
-    assert body["totals"] == {"revenue": 400.0, "sales": 3, "quantity": 4.0, "average_ticket": 133.33}
+    # A sale of the older routes is a one-line receipt: the older figures keep their values.
+    assert _older(body["totals"]) == {"revenue": 400.0, "sales": 3, "quantity": 4.0, "average_ticket": 133.33}
+    assert (body["totals"]["receipts"], body["totals"]["average_receipt"]) == (3, 133.33)
     assert body["timezone"] == "Asia/Almaty"
 
 
@@ -73,6 +79,15 @@ async def test_day_buckets_are_zero_filled(client: httpx.AsyncClient, boundary_s
         "sales": 0,
         "quantity": 0.0,
         "average_ticket": 0.0,
+        "receipts": 0,
+        "return_receipts": 0,
+        "gross_sales": 0.0,
+        "returns": 0.0,
+        "net_sales": 0.0,
+        "average_receipt": 0.0,
+        "units_per_receipt": 0.0,
+        "returned_quantity": 0.0,
+        "return_rate": None,
     }
 
 
@@ -149,12 +164,17 @@ async def test_top_products(client: httpx.AsyncClient, boundary_sales: Shop) -> 
     assert [i["quantity"] for i in by_qty.json()["items"]] == [2.0, 2.0]
 
 
-async def test_bad_periods_are_422(client: httpx.AsyncClient, shop: Shop) -> None:
-    backwards = await client.get(
-        METRICS, params={"date_from": "2026-04-01", "date_to": "2026-03-01"}, headers=shop.headers
-    )
-    assert backwards.status_code == 422
-    assert backwards.json()["fields"][0]["field"] == "date_to"
+@pytest.mark.parametrize("path", ["", "/top-products", "/payments", "/hours"])
+async def test_bad_periods_are_422(client: httpx.AsyncClient, shop: Shop, path: str) -> None:
+    for date_from, date_to in (("2026-04-01", "2026-03-01"), ("2020-01-01", "2026-03-01")):
+        bad = await client.get(
+            f"{METRICS}{path}", params={"date_from": date_from, "date_to": date_to}, headers=shop.headers
+        )
+        assert bad.status_code == 422
+        assert bad.json()["fields"][0]["field"] == "date_to"
+
+
+async def test_unknown_granularity_is_422(client: httpx.AsyncClient, shop: Shop) -> None:
     granularity = await client.get(
         METRICS,
         params={"date_from": "2026-03-01", "date_to": "2026-03-02", "granularity": "hour"},

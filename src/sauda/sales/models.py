@@ -191,8 +191,15 @@ class Sale(TimestampMixin, RefMixin, Base):
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint("kind = 'return' OR returned_line_id IS NULL", name="only_returns_return_lines"),
         Index("ix_sales_company_id_sold_at", "company_id", "sold_at", "id"),
-        # company_id is included so that the list's count (scope + point + period) is index-only.
-        Index("ix_sales_point_id_sold_at", "point_id", "sold_at", "id", postgresql_include=["company_id"]),
+        # company_id is included so that the list's count (scope + point + period) is index-only,
+        # the figures of a line so that metrics of one point by product are too.
+        Index(
+            "ix_sales_point_id_sold_at",
+            "point_id",
+            "sold_at",
+            "id",
+            postgresql_include=["company_id", "product_id", "kind", "quantity", "total"],
+        ),
         Index("ix_sales_product_id_sold_at", "product_id", "sold_at", postgresql_include=["company_id"]),
         Index("ix_sales_customer_id", "customer_id"),
         Index("ix_sales_receipt_id", "receipt_id", "line_no"),

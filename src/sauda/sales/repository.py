@@ -1,4 +1,4 @@
-"""Queries of the sales domain: points, customers, sales, the daily rollups, imports.
+"""Queries of the sales domain: points, customers, sales, imports (metrics: sauda.sales.metrics).
 
 Lock order of every writer of sales and rollups (API, admin, import, 1C, deletes, the company's
 deletion), so that no mix of them can wait in a cycle:
@@ -16,7 +16,6 @@ deletion), so that no mix of them can wait in a cycle:
 """
 
 import operator
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -25,13 +24,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
-    DateTime,
     Select,
-    and_,
-    cast,
     func,
-    literal,
     or_,
     select,
 )
@@ -42,16 +36,13 @@ from sauda.network.models import Company, Product
 from sauda.repository import Repository, escape_like
 from sauda.sales.models import (
     Customer,
-    DailyPointSales,
-    DailyProductSales,
     Point,
     PointKind,
     Receipt,
     Sale,
     SalesImport,
 )
-from sauda.sales.schemas import CustomerOrdering, GroupBy, PointOrdering, SaleOrdering
-from sauda.tenancy import Scope
+from sauda.sales.schemas import CustomerOrdering, PointOrdering, SaleOrdering
 
 
 def _ordered(stmt: Select[Any], model: Any, ordering: str) -> Select[Any]:
@@ -234,165 +225,6 @@ async def hold_company(session: AsyncSession, company_id: int, *, exclusive: boo
 async def lock_company_batch(session: AsyncSession, company_id: int) -> None:
     """Batches of one company (imports, 1C pushes) take turns; other companies' do not wait."""
     await session.execute(select(func.pg_advisory_xact_lock(COMPANY_BATCH_LOCK, company_id)))
-
-
-@dataclass(frozen=True)
-class MetricsQuery:
-    date_from: date
-    date_to: date
-    granularity: str
-    group_by: GroupBy | None = None
-    company_id: int | None = None
-    point_id: int | None = None
-    product_id: int | None = None
-
-
-@dataclass(frozen=True)
-class _Source:
-    company: Any
-    day: Any
-    revenue: Any
-    count: Any
-    quantity: Any
-    point: Any
-    product: Any
-    direct: bool = False
-
-
-_POINT_ROLLUP = _Source(
-    DailyPointSales.company_id,
-    DailyPointSales.day,
-    DailyPointSales.revenue,
-    DailyPointSales.sales_count,
-    DailyPointSales.quantity,
-    DailyPointSales.point_id,
-    None,
-)
-_PRODUCT_ROLLUP = _Source(
-    DailyProductSales.company_id,
-    DailyProductSales.day,
-    DailyProductSales.revenue,
-    DailyProductSales.sales_count,
-    DailyProductSales.quantity,
-    None,
-    DailyProductSales.product_id,
-)
-
-
-def _sales_source(tz: ZoneInfo) -> _Source:
-    day = cast(func.timezone(tz.key, Sale.sold_at), Date)
-    return _Source(
-        Sale.company_id, day, Sale.total, literal(1), Sale.quantity, Sale.point_id, Sale.product_id, True
-    )
-
-
-class MetricsRepository:
-    """Aggregates served from the rollups; only a filter on both a point and a product (which no
-    rollup keeps together) falls back to aggregating `sales` itself."""
-
-    def __init__(self, session: AsyncSession, scope: Scope, tz: ZoneInfo) -> None:
-        self.session = session
-        self.scope = scope
-        self.tz = tz
-
-    def _source(self, q: MetricsQuery) -> _Source:
-        wants_point = q.group_by is GroupBy.point or q.point_id is not None
-        wants_product = q.group_by is GroupBy.product or q.product_id is not None
-        if wants_point and wants_product:
-            return _sales_source(self.tz)
-        return _PRODUCT_ROLLUP if wants_product else _POINT_ROLLUP
-
-    def _where(self, src: _Source, q: MetricsQuery, date_from: date, date_to: date) -> list[Any]:
-        conditions = [self.scope.where(src.company), src.day >= date_from, src.day <= date_to]
-        if src.direct:  # aggregating `sales`: bound sold_at too, so an index range serves it
-            start, end = day_bounds(date_from, date_to, self.tz)
-            conditions += [Sale.sold_at >= start, Sale.sold_at < end]
-        for column, value in (
-            (src.company, q.company_id),
-            (src.point, q.point_id),
-            (src.product, q.product_id),
-        ):
-            if value is not None:
-                conditions.append(column == value)
-        return conditions
-
-    async def buckets(self, q: MetricsQuery) -> Sequence[Any]:
-        """Rows of (bucket, group, revenue, sales, quantity); group is None without group_by."""
-        src = self._source(q)
-        # On a timestamp without time zone: no session-timezone conversion for every row.
-        bucket = cast(func.date_trunc(q.granularity, cast(src.day, DateTime)), Date).label("bucket")
-        group = self._group_column(src, q.group_by)
-        stmt = (
-            select(
-                bucket,
-                group.label("grp"),
-                func.sum(src.revenue).label("revenue"),
-                func.sum(src.count).label("sales"),
-                func.sum(src.quantity).label("quantity"),
-            )
-            .where(and_(*self._where(src, q, q.date_from, q.date_to)))
-            .group_by(bucket, group)
-        )
-        return (await self.session.execute(stmt)).all()
-
-    def _group_column(self, src: _Source, group_by: GroupBy | None) -> Any:
-        if group_by is GroupBy.point:
-            return src.point
-        if group_by is GroupBy.product:
-            return src.product
-        return literal(None)
-
-    async def totals(self, q: MetricsQuery, date_from: date, date_to: date) -> Any:
-        src = self._source(
-            MetricsQuery(date_from, date_to, q.granularity, None, q.company_id, q.point_id, q.product_id)
-        )
-        stmt = select(
-            func.coalesce(func.sum(src.revenue), 0).label("revenue"),
-            func.coalesce(func.sum(src.count), 0).label("sales"),
-            func.coalesce(func.sum(src.quantity), 0).label("quantity"),
-        ).where(and_(*self._where(src, q, date_from, date_to)))
-        return (await self.session.execute(stmt)).one()
-
-    async def top_products(
-        self, q: MetricsQuery, *, order: str, limit: int, previous: tuple[date, date]
-    ) -> Sequence[Any]:
-        src = _PRODUCT_ROLLUP if q.point_id is None else _sales_source(self.tz)
-        sums = {
-            "revenue": func.sum(src.revenue),
-            "sales": func.sum(src.count),
-            "quantity": func.sum(src.quantity),
-        }
-        current = (
-            select(src.product.label("product_id"), *(v.label(k) for k, v in sums.items()))
-            .where(and_(*self._where(src, q, q.date_from, q.date_to)))
-            .group_by(src.product)
-            .order_by(sums[order].desc(), src.product)
-            .limit(limit)
-            .subquery()
-        )
-        before = (
-            select(src.product.label("product_id"), func.sum(src.revenue).label("revenue"))
-            .where(and_(*self._where(src, q, *previous)), src.product.in_(select(current.c.product_id)))
-            .group_by(src.product)
-            .subquery()
-        )
-        stmt = (
-            select(
-                current,
-                Product.sku,
-                Product.name,
-                func.coalesce(before.c.revenue, 0).label("previous_revenue"),
-            )
-            .join(Product, Product.id == current.c.product_id)
-            .outerjoin(before, before.c.product_id == current.c.product_id)
-            .order_by(current.c[order].desc(), current.c.product_id)
-        )
-        return (await self.session.execute(stmt)).all()
-
-    async def names(self, group_by: GroupBy, ids: list[int]) -> dict[int, str]:
-        model: Any = Point if group_by is GroupBy.point else Product
-        rows = await self.session.execute(select(model.id, model.name).where(model.id.in_(ids)))
-        return {row.id: row.name for row in rows}
 
 
 class ImportRepository(Repository[SalesImport]):

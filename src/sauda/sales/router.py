@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
@@ -18,12 +18,22 @@ from sauda.sales.export import (
     xlsx_chunks,
 )
 from sauda.sales.imports import accept_upload, check_encoding
+from sauda.sales.metrics import service as metrics_service
+from sauda.sales.metrics.repository import MetricsQuery
+from sauda.sales.metrics.schemas import (
+    Granularity,
+    GroupBy,
+    HoursOut,
+    MetricsOut,
+    PaymentsOut,
+    TopBy,
+    TopProductsOut,
+)
 from sauda.sales.models import PointKind
 from sauda.sales.receipts.router import router as receipts_router
 from sauda.sales.repository import (
     CustomerRepository,
     ImportRepository,
-    MetricsQuery,
     PointRepository,
     SaleFilters,
     SaleRepository,
@@ -33,11 +43,8 @@ from sauda.sales.schemas import (
     CustomerOrdering,
     CustomerOut,
     CustomerUpdate,
-    Granularity,
-    GroupBy,
     ImportOut,
     ImportStarted,
-    MetricsOut,
     PointCreate,
     PointOrdering,
     PointOut,
@@ -46,7 +53,6 @@ from sauda.sales.schemas import (
     SaleOrdering,
     SaleOut,
     SaleUpdate,
-    TopProductsOut,
 )
 from sauda.streaming import StreamedFile
 from sauda.types import BusinessDate, Id, MoneyIn
@@ -219,13 +225,26 @@ async def sales_metrics(
     company_id: Id | None = None,
     point_id: Id | None = None,
     product_id: Id | None = None,
-    groups_limit: Annotated[int, Query(ge=1, le=1000, description="groups with the highest revenue")] = 100,
+    groups_limit: Annotated[int, Query(ge=1, le=1000, description="groups with the highest net sales")] = 100,
 ) -> MetricsOut:
-    """Revenue, number of sales, quantity and average ticket per day, week (from Monday) or month
-    of the business timezone, zero-filled; optionally one series per point or product; with the
-    totals of the previous period of equal length. Served from the daily rollups."""
+    """Per day, week (from Monday) or month of the business timezone, zero-filled: gross sales,
+    returns, net sales, receipts, average receipt, units per receipt, return rate (definitions in
+    the README); optionally one series per point or product; with the totals of the previous
+    period of equal length. Served from the rollups."""
     q = MetricsQuery(date_from, date_to, granularity.value, group_by, company_id, point_id, product_id)
-    return await service.metrics(session, scope, q, tz, groups_limit=groups_limit)
+    return await metrics_service.metrics(session, scope, q, tz, groups_limit=groups_limit)
+
+
+def metrics_period(
+    date_from: BusinessDate,
+    date_to: BusinessDate,
+    company_id: Id | None = None,
+    point_id: Id | None = None,
+) -> MetricsQuery:
+    return MetricsQuery(date_from, date_to, company_id=company_id, point_id=point_id)
+
+
+MetricsPeriod = Annotated[MetricsQuery, Depends(metrics_period)]
 
 
 @router.get("/sales/metrics/top-products", response_model=TopProductsOut)
@@ -233,16 +252,29 @@ async def top_products(
     session: SessionDep,
     scope: ScopeDep,
     tz: BusinessTz,
-    date_from: BusinessDate,
-    date_to: BusinessDate,
-    by: Literal["revenue", "sales", "quantity"] = "revenue",
+    q: MetricsPeriod,
+    by: TopBy = TopBy.revenue,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    company_id: Id | None = None,
-    point_id: Id | None = None,
 ) -> TopProductsOut:
-    """The best-selling products of the period, with each one's revenue in the previous period."""
-    q = MetricsQuery(date_from, date_to, "day", None, company_id, point_id, None)
-    return await service.top_products(session, scope, q, tz, by=by, limit=limit)
+    """The best-selling products of the period, net of returns, with each one's net sales in
+    the previous period."""
+    return await metrics_service.top_products(session, scope, q, tz, by=by, limit=limit)
+
+
+@router.get("/sales/metrics/payments", response_model=PaymentsOut)
+async def payment_metrics(
+    session: SessionDep, scope: ScopeDep, tz: BusinessTz, q: MetricsPeriod
+) -> PaymentsOut:
+    """The split by payment method: paid on sales, refunded on returns, net, each method's share
+    of what was paid, and its net in the previous period."""
+    return await metrics_service.payments(session, scope, q, tz)
+
+
+@router.get("/sales/metrics/hours", response_model=HoursOut)
+async def hour_metrics(session: SessionDep, scope: ScopeDep, tz: BusinessTz, q: MetricsPeriod) -> HoursOut:
+    """Receipts and sales by hour of the day (0–23, business time) over the period: the peak
+    hours."""
+    return await metrics_service.hours(session, scope, q, tz)
 
 
 @router.get(

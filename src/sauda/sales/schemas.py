@@ -1,5 +1,5 @@
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -165,80 +165,6 @@ class CustomerOrdering(StrEnum):
     name_desc = "-name"
     created_at = "created_at"
     created_at_desc = "-created_at"
-
-
-class Granularity(StrEnum):
-    day = "day"
-    week = "week"
-    month = "month"
-
-
-class GroupBy(StrEnum):
-    point = "point"
-    product = "product"
-
-
-class Figures(BaseModel):
-    revenue: Money
-    sales: int
-    quantity: Quantity
-    average_ticket: Money
-
-
-class Bucket(Figures):
-    start: date = Field(description="first day of the bucket (weeks start on Monday)")
-
-
-class GroupSeries(BaseModel):
-    id: int
-    name: str
-    totals: Figures
-    buckets: list[Bucket]
-
-
-class Change(BaseModel):
-    """Relative change against the previous period, in percent (null when that was zero)."""
-
-    revenue: float | None
-    sales: float | None
-    quantity: float | None
-    average_ticket: float | None
-
-
-class Period(BaseModel):
-    date_from: date
-    date_to: date
-    totals: Figures
-
-
-class MetricsOut(BaseModel):
-    granularity: Granularity
-    timezone: str
-    date_from: date
-    date_to: date
-    group_by: GroupBy | None
-    totals: Figures
-    buckets: list[Bucket]
-    groups: list[GroupSeries] | None = None
-    previous: Period = Field(description="the period of equal length just before date_from")
-    change: Change
-
-
-class TopProduct(BaseModel):
-    product_id: int
-    sku: str
-    name: str
-    revenue: Money
-    sales: int
-    quantity: Quantity
-    previous_revenue: Money
-
-
-class TopProductsOut(BaseModel):
-    date_from: date
-    date_to: date
-    by: str
-    items: list[TopProduct]
 
 
 class ImportOut(BaseModel):

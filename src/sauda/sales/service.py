@@ -1,9 +1,7 @@
-"""Business rules of sales: points, customers, sales with their rollups, metrics. Flushes only."""
+"""Business rules of sales: points, customers, sales with their rollups. Flushes only.
+(Metrics: sauda.sales.metrics.)"""
 
 import uuid
-from collections import defaultdict
-from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.auth.models import User
 from sauda.errors import Conflict, InvalidInput
-from sauda.money import to_money
 from sauda.network.models import Product
 from sauda.network.repository import ProductRepository
 from sauda.network.service import owner_company
@@ -30,34 +27,19 @@ from sauda.sales.receipts.service import (
 )
 from sauda.sales.repository import (
     CustomerRepository,
-    MetricsQuery,
-    MetricsRepository,
     PointRepository,
     SaleRepository,
 )
 from sauda.sales.rollups import RollupDeltas
 from sauda.sales.schemas import (
-    Bucket,
-    Change,
     CustomerCreate,
     CustomerUpdate,
-    Figures,
-    Granularity,
-    GroupBy,
-    GroupSeries,
-    MetricsOut,
-    Period,
     PointCreate,
     PointUpdate,
     SaleCreate,
     SaleUpdate,
-    TopProduct,
-    TopProductsOut,
 )
 from sauda.tenancy import Scope
-
-MAX_METRICS_DAYS = 3 * 366
-
 
 # --- points ----------------------------------------------------------------------------------
 
@@ -313,151 +295,3 @@ async def _ensure_sale_id_free(
             f"External id {external_id!r} is already used by another sale",
             fields=[{"field": "external_id", "message": "already used in this company"}],
         )
-
-
-# --- metrics ---------------------------------------------------------------------------------
-
-
-def check_period(date_from: date, date_to: date) -> None:
-    if date_to < date_from:
-        raise InvalidInput.for_field("date_to", "must not be before date_from")
-    if (date_to - date_from).days >= MAX_METRICS_DAYS:
-        raise InvalidInput.for_field("date_to", f"a period spans at most {MAX_METRICS_DAYS} days")
-
-
-def previous_period(date_from: date, date_to: date) -> tuple[date, date]:
-    length = (date_to - date_from).days + 1
-    return date_from - timedelta(days=length), date_from - timedelta(days=1)
-
-
-def bucket_starts(date_from: date, date_to: date, granularity: Granularity) -> list[date]:
-    """Every bucket that touches the period, so empty ones appear as zeros."""
-    if granularity is Granularity.month:
-        start = date_from.replace(day=1)
-        starts = []
-        while start <= date_to:
-            starts.append(start)
-            start = (start + timedelta(days=32)).replace(day=1)
-        return starts
-    step = 1 if granularity is Granularity.day else 7
-    first = date_from if step == 1 else date_from - timedelta(days=date_from.weekday())
-    return [first + timedelta(days=n) for n in range(0, (date_to - first).days + 1, step)]
-
-
-def figures(revenue: Decimal, sales: int, quantity: Decimal) -> Figures:
-    average = to_money(revenue / sales) if sales else Decimal("0.00")
-    return Figures(revenue=to_money(revenue), sales=int(sales), quantity=quantity, average_ticket=average)
-
-
-def _percent(now: Decimal, before: Decimal) -> float | None:
-    if not before:
-        return None
-    return float(((now - before) / before * 100).quantize(Decimal("0.1")))
-
-
-def _change(now: Figures, before: Figures) -> Change:
-    return Change(
-        revenue=_percent(now.revenue, before.revenue),
-        sales=_percent(Decimal(now.sales), Decimal(before.sales)),
-        quantity=_percent(now.quantity, before.quantity),
-        average_ticket=_percent(now.average_ticket, before.average_ticket),
-    )
-
-
-def _series(starts: list[date], rows: list[Any]) -> list[Bucket]:
-    by_start = {row.bucket: row for row in rows}
-    zero = Decimal("0")
-    return [
-        Bucket(start=s, **figures(r.revenue, r.sales, r.quantity).model_dump())
-        if (r := by_start.get(s))
-        else Bucket(start=s, **figures(zero, 0, zero).model_dump())
-        for s in starts
-    ]
-
-
-def _summed(rows: list[Any]) -> Figures:
-    zero = Decimal("0")
-    return figures(
-        sum((r.revenue for r in rows), zero),
-        sum(r.sales for r in rows),
-        sum((r.quantity for r in rows), zero),
-    )
-
-
-async def metrics(
-    session: AsyncSession, scope: Scope, q: MetricsQuery, tz: ZoneInfo, *, groups_limit: int
-) -> MetricsOut:
-    check_period(q.date_from, q.date_to)
-    repo = MetricsRepository(session, scope, tz)
-    rows = list(await repo.buckets(q))
-    starts = bucket_starts(q.date_from, q.date_to, Granularity(q.granularity))
-    by_group: dict[Any, list[Any]] = defaultdict(list)
-    for row in rows:
-        by_group[row.grp].append(row)
-    prev_from, prev_to = previous_period(q.date_from, q.date_to)
-    before = await repo.totals(q, prev_from, prev_to)
-    totals = _summed(rows)
-    previous = figures(before.revenue, before.sales, before.quantity)
-    groups = None
-    if q.group_by is not None:
-        groups = await _groups(repo, q.group_by, by_group, starts, groups_limit)
-    return MetricsOut(
-        granularity=Granularity(q.granularity),
-        timezone=tz.key,
-        date_from=q.date_from,
-        date_to=q.date_to,
-        group_by=q.group_by,
-        totals=totals,
-        buckets=_series(starts, _merge_groups(rows)),
-        groups=groups,
-        previous=Period(date_from=prev_from, date_to=prev_to, totals=previous),
-        change=_change(totals, previous),
-    )
-
-
-def _merge_groups(rows: list[Any]) -> list[Any]:
-    merged: dict[date, list[Any]] = defaultdict(list)
-    for row in rows:
-        merged[row.bucket].append(row)
-    return [_Row(bucket, rs) for bucket, rs in merged.items()]
-
-
-class _Row:
-    def __init__(self, bucket: date, rows: list[Any]) -> None:
-        self.bucket = bucket
-        self.revenue = sum((r.revenue for r in rows), Decimal("0"))
-        self.sales = sum(r.sales for r in rows)
-        self.quantity = sum((r.quantity for r in rows), Decimal("0"))
-
-
-async def _groups(
-    repo: MetricsRepository, group_by: GroupBy, by_group: dict[Any, list[Any]], starts: list[date], limit: int
-) -> list[GroupSeries]:
-    ranked = sorted(by_group.items(), key=lambda item: (-_summed(item[1]).revenue, item[0]))[:limit]
-    names = await repo.names(group_by, [gid for gid, _ in ranked])
-    return [
-        GroupSeries(id=gid, name=names.get(gid, ""), totals=_summed(rows), buckets=_series(starts, rows))
-        for gid, rows in ranked
-    ]
-
-
-async def top_products(
-    session: AsyncSession, scope: Scope, q: MetricsQuery, tz: ZoneInfo, *, by: str, limit: int
-) -> TopProductsOut:
-    check_period(q.date_from, q.date_to)
-    rows = await MetricsRepository(session, scope, tz).top_products(
-        q, order=by, limit=limit, previous=previous_period(q.date_from, q.date_to)
-    )
-    items = [
-        TopProduct(
-            product_id=r.product_id,
-            sku=r.sku,
-            name=r.name,
-            revenue=to_money(r.revenue),
-            sales=int(r.sales),
-            quantity=r.quantity,
-            previous_revenue=to_money(r.previous_revenue),
-        )
-        for r in rows
-    ]
-    return TopProductsOut(date_from=q.date_from, date_to=q.date_to, by=by, items=items)
