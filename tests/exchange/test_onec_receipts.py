@@ -284,7 +284,7 @@ async def test_bad_receipts_are_item_errors_and_leave_nothing_behind(
         ("error", ["lines"]),
         ("error", ["original_external_id"]),
         ("error", ["original_external_id"]),
-        ("error", ["payments.0.method"]),
+        ("error", ["payments[0].method"]),
         ("error", ["lines[0].discount"]),
         ("created", []),
     ]

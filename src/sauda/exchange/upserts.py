@@ -13,6 +13,7 @@ A receipt comes whole, with its lines and payments: an update keeps the receipt 
 and replaces its lines and payments through the receipts service.
 """
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
@@ -475,9 +476,13 @@ async def _hold_companies(session: AsyncSession, company_ids: set[int]) -> set[i
     return existing
 
 
+_INDEX = re.compile(r"\.(\d+)(?=\.|$)")
+
+
 def _problems(exc: Exception) -> Problems:
     if isinstance(exc, ValidationError):
-        return validation_fields(exc)
+        # `lines[0].quantity`, as the notes and the receipts service name a nested field.
+        return [f | {"field": _INDEX.sub(r"[\1]", f["field"])} for f in validation_fields(exc)]
     if isinstance(exc, SaudaError):
         return exc.fields or [{"field": "", "message": exc.message}]
     assert isinstance(exc, IntegrityError)
