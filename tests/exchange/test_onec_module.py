@@ -44,7 +44,23 @@ CONTRACT_KEYS: dict[str, frozenset[str]] = {
         "id ref external_id company_id point_id point_ref product_id product_ref customer_id customer_ref "
         "quantity unit_price discount total sold_at created_at deleted"
     ),
+    "receipts": _keys(
+        "id ref external_id company_id point_id point_ref customer_id customer_ref kind number original_id "
+        "original_ref sold_at total created_at lines payments deleted"
+    ),
 }
+# The keys of the objects nested in an item (a receipt's lines and payments), and the variable
+# the module reads each with: `Для Каждого СтрокаЧека Из Элемент.lines Цикл`.
+NESTED_KEYS: dict[str, dict[str, frozenset[str]]] = {
+    "receipts": {
+        "lines": _keys(
+            "id ref line_no external_id product_id product_ref quantity unit_price discount total "
+            "returned_line_id"
+        ),
+        "payments": _keys("method amount"),
+    },
+}
+NESTED_ITEM = {"lines": "СтрокаЧека", "payments": "ОплатаЧека"}
 ENTITIES = [e.value for e in Entity]
 
 # Modules of the Standard Subsystems Library (БСП): the module must work without it.
@@ -429,6 +445,32 @@ def test_the_module_reads_only_keys_of_the_contract() -> None:
     assert wrong == []
 
 
+def _reads(owner: str) -> list[tuple[str, str]]:
+    """(routine, key) of every `<owner>.<key>` in the server module."""
+    reads = []
+    for name, node in SERVER.routines.items():
+        for prop in (n for n in _walk(node) if n.type == "property"):
+            access = prop.prev_sibling.prev_sibling if prop.prev_sibling else None
+            if access is not None and SERVER.text(access) == owner:
+                reads.append((name, SERVER.text(prop)))
+    return reads
+
+
+def test_nested_objects_are_read_by_their_contract_keys() -> None:
+    """A loop over `Элемент.lines` names its object `СтрокаЧека` (over payments, `ОплатаЧека`),
+    and reads only the keys a line (a payment) has."""
+    for loop in (n for n in _walk(SERVER.root) if n.type == "for_each_statement"):
+        variable, source = (c for c in loop.children if c.type in ("identifier", "expression"))
+        for part, item in NESTED_ITEM.items():
+            if SERVER.text(source) == f"{ITEM}.{part}":
+                assert SERVER.text(variable) == item, f"a loop over {ITEM}.{part} names its object {item}"
+    for part, item in NESTED_ITEM.items():
+        allowed = frozenset().union(*(nested[part] for nested in NESTED_KEYS.values() if part in nested))
+        reads = _reads(item)
+        assert reads, f"{part} are never read"
+        assert [f"{name}: {item}.{key}" for name, key in reads if key not in allowed] == []
+
+
 def test_the_contract_covers_every_entity() -> None:
     assert set(CONTRACT_KEYS) == set(ENTITIES)
 
@@ -437,3 +479,10 @@ def test_the_contract_keys_mirror_the_server() -> None:
     if not all("ref" in spec.keys for spec in SPECS.values()):
         pytest.skip("the server's feed has no `ref` yet in this tree")
     assert {e.value: frozenset(spec.keys) | {"deleted"} for e, spec in SPECS.items()} == CONTRACT_KEYS
+    nested = {
+        e.value: {key: frozenset(parts.keys) for key, parts in spec.parts.items()}
+        for e, spec in SPECS.items()
+        if spec.parts
+    }
+    assert nested == NESTED_KEYS
+    assert {part for parts in NESTED_KEYS.values() for part in parts} == set(NESTED_ITEM)

@@ -11,12 +11,13 @@ from typing import Annotated, Any, get_args, get_origin
 
 import httpx
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.db import transaction
 from sauda.exchange import service
-from sauda.exchange.entities import SPECS
+from sauda.exchange.entities import SPECS, Parts
 from sauda.exchange.models import Entity
 from sauda.exchange.schemas import EmptyDate, Rounded
 from sauda.exchange.upserts import UPSERTS
@@ -44,6 +45,17 @@ def sample(entity: Entity, key: str, **values: Any) -> dict[str, Any]:
             "quantity": 2,
             "unit_price": "1500.50",
             "sold_at": "2026-03-31T23:30:00",
+        },
+        Entity.receipts: {
+            "point_external_id": "POS-1",
+            "customer_external_id": "CUST-0002",
+            "number": "000123",
+            "sold_at": "2026-03-31T23:30:00",
+            "lines": [
+                {"product_external_id": "ITEM-1", "quantity": 2, "unit_price": "1500.50"},
+                {"product_external_id": "ITEM-1", "quantity": 1, "unit_price": "99.00", "discount": "9.00"},
+            ],
+            "payments": [{"method": "card", "amount": "3001.00"}, {"method": "cash", "amount": "90.00"}],
         },
     }
     return {"external_id": key} | items[entity] | values
@@ -84,9 +96,30 @@ def _fields_of_type(schema: Any, *types: type) -> list[str]:
 # --- the rules hold for every field they apply to -------------------------------------------
 
 
-@pytest.mark.parametrize("entity", list(UPSERTS))
-def test_every_date_and_number_from_1c_follows_the_1c_rules(entity: Entity) -> None:
-    schema = UPSERTS[entity].schema
+def _schemas(schema: Any) -> list[Any]:
+    """The schema and those of the objects nested in its lists (a receipt's lines, payments)."""
+    nested = [
+        arg
+        for info in schema.model_fields.values()
+        if get_origin(info.annotation) is list
+        for arg in get_args(info.annotation)
+        if isinstance(arg, type) and issubclass(arg, BaseModel)
+    ]
+    return [schema, *(s for n in nested for s in _schemas(n))]
+
+
+def test_nested_schemas_are_walked() -> None:
+    assert {s.__name__ for s in _schemas(UPSERTS[Entity.receipts].schema)} == {
+        "ReceiptIn",
+        "ReceiptLineIn",
+        "PaymentFromOneC",
+    }
+
+
+@pytest.mark.parametrize(
+    "schema", [s for u in UPSERTS.values() for s in _schemas(u.schema)], ids=lambda s: s.__name__
+)
+def test_every_date_and_number_from_1c_follows_the_1c_rules(schema: Any) -> None:
     for name in _fields_of_type(schema, date, datetime):
         assert any(isinstance(m, EmptyDate) for m in schema.model_fields[name].metadata), (
             f"{schema.__name__}.{name} does not read 1C's empty date: use OneCDate / OneCDateTime"
@@ -334,14 +367,21 @@ async def test_a_client_of_all_companies_names_each_items_company(
 
 
 def test_items_copy_nothing_of_other_records_but_their_immutable_keys() -> None:
-    for entity, spec in SPECS.items():
-        own = spec.id_column.class_
-        for field in spec.fields:
+    """An item's own fields, and its parts' (a receipt's lines) their own."""
+    records = [(entity, spec.id_column.class_, spec.fields) for entity, spec in SPECS.items()]
+    records += [
+        (f"{entity}.{key}", parts.owner.class_, parts.fields)
+        for entity, spec in SPECS.items()
+        for key, parts in spec.parts.items()
+    ]
+    assert len(records) > len(SPECS)
+    for name, own, fields in records:
+        for field in fields:
+            if isinstance(field, Parts):
+                continue
             parent = inspect(field.column).parent
             if parent.is_aliased_class or parent.class_ is not own:
-                assert field.column.key in ("ref", "id"), (
-                    f"{entity}.{field.key} copies another record's field"
-                )
+                assert field.column.key in ("ref", "id"), f"{name}.{field.key} copies another record's field"
 
 
 async def test_a_copy_kept_from_changes_equals_the_full_feed(
@@ -356,6 +396,7 @@ async def test_a_copy_kept_from_changes_equals_the_full_feed(
         Entity.points: "POS-1",
         Entity.customers: "CUST-0002",
         Entity.sales: "CHK-1",
+        Entity.receipts: "CHK-2",
     }
     for entity, key in keys.items():
         assert (await put(onec, entity, [sample(entity, key, company_id=company.id)]))[0][

@@ -9,6 +9,10 @@ An item holds its own record's columns, and of the records it points at only the
 `ref`, which never change: a copied name or code would go stale in 1C whenever the other
 record changed, since only the changed record itself is re-sent. 1C resolves a reference by the
 `ref` it gave its own copy of the other record.
+
+A record's own parts (a receipt's lines and payments) are nested in its item as an array of
+objects (`Parts`), built by PostgreSQL in one subquery per record; a change of a part is captured
+as a change of its record, so the record is re-sent whole.
 """
 
 import enum
@@ -16,12 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, cast, false, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, Text, cast, false, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from sauda.exchange.models import Entity
 from sauda.network.models import Company, Product
-from sauda.sales.models import Customer, Point, Sale
+from sauda.sales.models import Customer, Payment, Point, Receipt, Sale
 
 MOMENT_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS'
 DAY_FORMAT = 'YYYY-MM-DD"T00:00:00"'
@@ -50,13 +55,54 @@ class Field:
         return self.column  # type: ignore[return-value]
 
 
+Joins = Callable[[Select[Any]], Select[Any]]
+
+
+def _no_joins(stmt: Select[Any]) -> Select[Any]:
+    return stmt
+
+
+def _pairs(fields: "tuple[Field | Parts, ...]", tz: str) -> list[ColumnElement[Any]]:
+    """The arguments of `json_build_object`: key, value, key, value..."""
+    pairs: list[ColumnElement[Any]] = []
+    for f in fields:
+        pairs += [literal_column(f"'{f.key}'"), f.json_value(tz)]
+    return pairs
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The rows of another table that make up the record (a receipt's lines): an array of
+    objects, `[]` when there are none. Its fields copy nothing of other records but their keys,
+    as an item's own fields do."""
+
+    key: str
+    owner: InstrumentedAttribute[Any]  # the parts' column naming their record: Sale.receipt_id
+    record: InstrumentedAttribute[Any]  # what it names: Receipt.id
+    fields: tuple[Field, ...]
+    order_by: tuple[InstrumentedAttribute[Any], ...]
+    joins: Joins = _no_joins
+    identifier: bool = False
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(f.key for f in self.fields)
+
+    def json_value(self, tz: str) -> ColumnElement[Any]:
+        item = func.json_build_object(*_pairs(self.fields, tz))
+        array = func.coalesce(func.json_agg(aggregate_order_by(item, *self.order_by)), text("'[]'::json"))
+        stmt = self.joins(select(array).select_from(self.owner.class_)).where(self.owner == self.record)
+        # Correlated with the record's table alone: the feed query's joins are not the parts'.
+        return stmt.correlate(self.record.class_).scalar_subquery()
+
+
 @dataclass(frozen=True)
 class EntitySpec:
     entity: Entity
     id_column: InstrumentedAttribute[Any]
     tenant_column: InstrumentedAttribute[Any]
-    fields: tuple[Field, ...]
-    joins: Callable[[Select[Any]], Select[Any]] = lambda stmt: stmt
+    fields: tuple[Field | Parts, ...]
+    joins: Joins = _no_joins
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -66,12 +112,13 @@ class EntitySpec:
     def identifiers(self) -> tuple[str, ...]:
         return tuple(f.key for f in self.fields if f.identifier)
 
+    @property
+    def parts(self) -> dict[str, Parts]:
+        return {f.key: f for f in self.fields if isinstance(f, Parts)}
+
     def select_json(self, tz: str) -> Select[tuple[int, str]]:
         """(id, item JSON text) of each row."""
-        pairs: list[ColumnElement[Any]] = []
-        for f in self.fields:
-            pairs += [literal_column(f"'{f.key}'"), f.json_value(tz)]
-        pairs += [literal_column("'deleted'"), false()]
+        pairs = [*_pairs(self.fields, tz), literal_column("'deleted'"), false()]
         stmt = select(self.id_column.label("id"), cast(func.json_build_object(*pairs), Text).label("item"))
         return self.joins(stmt.select_from(self.id_column.class_))
 
@@ -88,6 +135,8 @@ _supplier = aliased(Company)
 _point = aliased(Point)
 _product = aliased(Product)
 _customer = aliased(Customer)
+_original = aliased(Receipt)
+_line_product = aliased(Product)  # the lines' own: never correlated with the feed's joins
 
 
 def _key(key: str, column: InstrumentedAttribute[Any]) -> Field:
@@ -192,6 +241,60 @@ SPECS: dict[Entity, EntitySpec] = {
             stmt.join(_point, _point.id == Sale.point_id)
             .join(_product, _product.id == Sale.product_id)
             .outerjoin(_customer, _customer.id == Sale.customer_id)
+        ),
+    ),
+    Entity.receipts: EntitySpec(
+        Entity.receipts,
+        Receipt.id,
+        Receipt.company_id,
+        (
+            _key("id", Receipt.id),
+            _key("ref", Receipt.ref),
+            _key("external_id", Receipt.external_id),
+            _key("company_id", Receipt.company_id),
+            Field("point_id", Receipt.point_id),
+            Field("point_ref", _point.ref),
+            Field("customer_id", Receipt.customer_id),
+            Field("customer_ref", _customer.ref),
+            Field("kind", Receipt.kind),
+            Field("number", Receipt.number),
+            Field("original_id", Receipt.original_id),
+            Field("original_ref", _original.ref),
+            Field("sold_at", Receipt.sold_at, Kind.moment),
+            Field("total", Receipt.total),
+            Field("created_at", Receipt.created_at, Kind.moment),
+            Parts(
+                "lines",
+                Sale.receipt_id,
+                Receipt.id,
+                (
+                    Field("id", Sale.id),
+                    Field("ref", Sale.ref),
+                    Field("line_no", Sale.line_no),
+                    Field("external_id", Sale.external_id),
+                    Field("product_id", Sale.product_id),
+                    Field("product_ref", _line_product.ref),
+                    Field("quantity", Sale.quantity),
+                    Field("unit_price", Sale.unit_price),
+                    Field("discount", Sale.discount),
+                    Field("total", Sale.total),
+                    Field("returned_line_id", Sale.returned_line_id),
+                ),
+                (Sale.line_no, Sale.id),
+                lambda stmt: stmt.join(_line_product, _line_product.id == Sale.product_id),
+            ),
+            Parts(
+                "payments",
+                Payment.receipt_id,
+                Receipt.id,
+                (Field("method", Payment.method), Field("amount", Payment.amount)),
+                (Payment.id,),
+            ),
+        ),
+        lambda stmt: (
+            stmt.join(_point, _point.id == Receipt.point_id)
+            .outerjoin(_customer, _customer.id == Receipt.customer_id)
+            .outerjoin(_original, _original.id == Receipt.original_id)
         ),
     ),
 }

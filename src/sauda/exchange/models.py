@@ -28,6 +28,7 @@ class Entity(enum.StrEnum):
     customers = "customers"
     points = "points"
     sales = "sales"
+    receipts = "receipts"
 
 
 class Change(Base):

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 from pydantic_core import PydanticCustomError
 
-from sauda.sales.models import PointKind
+from sauda.sales.models import PaymentMethod, PointKind, ReceiptKind
+from sauda.sales.receipts.schemas import MAX_LINES, MAX_PAYMENTS
 from sauda.types import BusinessDate, BusinessDateTime, Id, Line, MoneyIn, QuantityIn
 
 # --- what 1C sends ------------------------------------------------------------------------------
@@ -32,6 +33,11 @@ def _empty_date_refused(value: Any) -> Any:
 
 def _empty_date_is_none(value: Any) -> Any:
     return None if _is_empty_date(value) else value
+
+
+def _empty_is_none(value: Any) -> Any:
+    """1C writes an empty string where a value is not set."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,56 @@ class SaleIn(FromOneC):
     unit_price: OneCMoney
     discount: OneCMoney = Decimal("0.00")
     sold_at: OneCDateTime = Field(description="YYYY-MM-DDThh:mm:ss in business time")
+
+
+class PaymentFromOneC(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    method: PaymentMethod
+    amount: OneCMoney = Field(description="greater than zero; a return's payments are refunds")
+
+
+class ReceiptLineIn(BaseModel):
+    """A line of a receipt from 1C. A return's line that names the line it returns (by that line's
+    key or its number in the original receipt) takes that line's price and a share of its discount."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    external_id: ExternalId | None = Field(default=None, description="the line's own key, if it has one")
+    product_external_id: ExternalId | None = Field(default=None, description="or product_sku")
+    product_sku: str | None = Field(default=None, max_length=64)
+    quantity: OneCQuantity
+    unit_price: OneCMoney
+    discount: OneCMoney = Decimal("0.00")
+    returned_line_external_id: ExternalId | None = Field(
+        default=None, description="a return's line: the returned line's external_id (or ref)"
+    )
+    returned_line_no: int | None = Field(
+        default=None, ge=1, le=32767, description="or the returned line's line_no in the original receipt"
+    )
+
+
+class ReceiptIn(FromOneC):
+    """A whole receipt: an update replaces its lines and payments."""
+
+    point_external_id: ExternalId | None = Field(default=None, description="or point_code")
+    point_code: str | None = Field(default=None, max_length=64)
+    customer_external_id: ExternalId | None = None
+    kind: ReceiptKind = ReceiptKind.sale
+    number: Annotated[Line | None, BeforeValidator(_empty_is_none)] = Field(
+        default=None, max_length=64, description="the till's or the document's number"
+    )
+    sold_at: OneCDateTime = Field(description="YYYY-MM-DDThh:mm:ss in business time")
+    original_external_id: ExternalId | None = Field(
+        default=None,
+        description="a return's original receipt (its external_id or ref); none: a return without it",
+    )
+    lines: list[ReceiptLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    payments: list[PaymentFromOneC] = Field(
+        default_factory=list,
+        max_length=MAX_PAYMENTS,
+        description="adding up to the total; none: one payment of method `unknown`",
+    )
 
 
 class UpsertBody(BaseModel):

@@ -102,15 +102,21 @@ class ReceiptRepository(Repository[Receipt]):
             found[line.receipt_id].append(line)
         return found
 
-    async def returned(self, line_ids: Sequence[int]) -> dict[int, Decimal]:
-        """Quantity already returned of each of these lines."""
+    async def returned(self, line_ids: Sequence[int], *, excluding: int | None = None) -> dict[int, Decimal]:
+        """Quantity already returned of each of these lines (by returns other than `excluding`)."""
         stmt = (
             select(Sale.returned_line_id, func.sum(Sale.quantity))
             .where(Sale.returned_line_id.in_(line_ids))
             .group_by(Sale.returned_line_id)
         )
+        if excluding is not None:
+            stmt = stmt.where(Sale.receipt_id != excluding)
         rows = (await self.session.execute(stmt)).all()
         return {line_id: quantity for line_id, quantity in rows if line_id is not None}
+
+    async def has_returns(self, receipt_id: int) -> bool:
+        stmt = select(Receipt.id).where(Receipt.original_id == receipt_id).limit(1)
+        return (await self.session.scalar(stmt)) is not None
 
 
 async def lock_receipt_of(session: AsyncSession, line: Sale) -> Receipt:

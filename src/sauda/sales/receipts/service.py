@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sauda.db import conflict_on
@@ -106,6 +106,10 @@ class NewLine:
     ref: uuid.UUID | None = None
 
 
+# What a receipt's header sets, the rest (total, ids) being the server's.
+HEADER_FIELDS = ("point_id", "customer_id", "kind", "number", "original_id", "sold_at", "external_id")
+
+
 @dataclass(frozen=True)
 class Header:
     company_id: int
@@ -154,10 +158,7 @@ async def write_receipt(
     rollups: RollupDeltas,
 ) -> Receipt:
     """Insert the receipt, its lines and payments (the company is held by the caller)."""
-    total = sum((line.total for line in lines), Decimal("0.00"))
-    if not money_fits(total):
-        raise InvalidInput.for_field("lines", f"the receipt's total {total} is beyond {MONEY_MAX}")
-    paid = check_payments(payments, total)
+    total, paid = _totals(lines, payments)
     await _ensure_receipt_id_free(session, header.company_id, header.external_id)
     await _ensure_line_ids_free(session, header.company_id, lines)
     receipt = Receipt(
@@ -175,13 +176,61 @@ async def write_receipt(
     session.add(receipt)
     async with unique_in_company(session, "external_id"):
         await session.flush()
+    await _add_parts(session, receipt, lines, paid)
+    await rollups.capture(session, [receipt.id], +1)
+    return receipt
+
+
+async def replace_receipt(
+    session: AsyncSession,
+    receipt: Receipt,
+    header: Header,
+    lines: Sequence[NewLine],
+    payments: Sequence[PaymentIn],
+    rollups: RollupDeltas,
+) -> Receipt:
+    """Give `receipt` (locked, of the header's company) the header's values and these lines and
+    payments, keeping its id and ref: its lines and payments are deleted and inserted anew. A
+    receipt with returns stays as it is (409): their lines refer to its lines."""
+    total, paid = _totals(lines, payments)
+    if await ReceiptRepository(session, Scope.company(receipt.company_id)).has_returns(receipt.id):
+        raise Conflict(
+            f"Receipt {receipt.id} has returns: delete them first",
+            fields=[{"field": "id", "message": "the receipt has returns"}],
+        )
+    await rollups.capture(session, [receipt.id], -1)
+    await session.execute(delete(Sale).where(Sale.receipt_id == receipt.id))
+    await session.execute(delete(Payment).where(Payment.receipt_id == receipt.id))
+    await _ensure_line_ids_free(session, receipt.company_id, lines)
+    for name in HEADER_FIELDS:
+        setattr(receipt, name, getattr(header, name))
+    receipt.total = total
+    await _add_parts(session, receipt, lines, paid)
+    await rollups.capture(session, [receipt.id], +1)
+    return receipt
+
+
+def _totals(
+    lines: Sequence[NewLine], payments: Sequence[PaymentIn]
+) -> tuple[Decimal, list[tuple[PaymentMethod, Decimal]]]:
+    """The receipt's total and its payments, which add up to it."""
+    total = sum((line.total for line in lines), Decimal("0.00"))
+    if not money_fits(total):
+        raise InvalidInput.for_field("lines", f"the receipt's total {total} is beyond {MONEY_MAX}")
+    return total, check_payments(payments, total)
+
+
+async def _add_parts(
+    session: AsyncSession,
+    receipt: Receipt,
+    lines: Sequence[NewLine],
+    paid: Sequence[tuple[PaymentMethod, Decimal]],
+) -> None:
     for n, line in enumerate(lines, start=1):
         session.add(_line(receipt, n, line))
     session.add_all(Payment(receipt_id=receipt.id, method=method, amount=amount) for method, amount in paid)
     async with unique_in_company(session, "external_id"):
         await session.flush()
-    await rollups.capture(session, [receipt.id], +1)
-    return receipt
 
 
 def _line(receipt: Receipt, line_no: int, line: NewLine) -> Sale:
@@ -286,14 +335,7 @@ async def create_return(
     """A return against `original` (locked by the caller, `ReceiptRepository.get_for_update`):
     each line returns at most what is left of the original's line (409 says how much), at the
     original's price and a share of its discount."""
-    if original.kind is not ReceiptKind.sale:
-        raise InvalidInput.for_field("receipt_id", "a return cannot itself be returned")
-    receipts = ReceiptRepository(session, scope)
-    originals = {line.id: line for line in await receipts.lines(original.id)}
-    left = {line_id: line.quantity for line_id, line in originals.items()}
-    for line_id, quantity in (await receipts.returned(list(originals))).items():
-        left[line_id] -= quantity
-    lines = [_return_line(n, line, originals, left) for n, line in enumerate(data.lines)]
+    lines = await return_lines(session, scope, original, data.lines)
     point_id = original.point_id
     if data.point_id is not None and data.point_id != original.point_id:
         point = await _point_in_scope(session, scope, data.point_id)
@@ -312,6 +354,27 @@ async def create_return(
     )
     async with rollup_changes(session, tz, batch) as rollups:
         return await write_receipt(session, header, lines, data.payments, rollups)
+
+
+async def return_lines(
+    session: AsyncSession,
+    scope: Scope,
+    original: Receipt,
+    lines: Sequence[ReturnLineIn],
+    *,
+    replacing: int | None = None,
+) -> list[NewLine]:
+    """The lines of a return of `original` (locked): each returns at most what is left of its
+    line (409 says how much), at the original's price and a share of its discount. `replacing`:
+    a return whose lines these replace, so its own do not count as returned."""
+    if original.kind is not ReceiptKind.sale:
+        raise InvalidInput.for_field("receipt_id", "a return cannot itself be returned")
+    receipts = ReceiptRepository(session, scope)
+    originals = {line.id: line for line in await receipts.lines(original.id)}
+    left = {line_id: line.quantity for line_id, line in originals.items()}
+    for line_id, quantity in (await receipts.returned(list(originals), excluding=replacing)).items():
+        left[line_id] -= quantity
+    return [_return_line(n, line, originals, left) for n, line in enumerate(lines)]
 
 
 def _return_line(n: int, line: ReturnLineIn, originals: dict[int, Sale], left: dict[int, Decimal]) -> NewLine:
