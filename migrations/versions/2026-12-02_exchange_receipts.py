@@ -6,7 +6,7 @@ is re-sent whole, its lines and payments nested. Existing receipts count as chan
 client's first batch of receipts holds them all.
 
 Revision ID: 0e1c0a000003
-Revises: 5a1e5000001a
+Revises: 3e7c1c500001
 Create Date: 2026-12-02 06:00:00+00:00
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0e1c0a000003"
-down_revision: str | None = "5a1e5000001a"
+down_revision: str | None = "3e7c1c500001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
