@@ -463,3 +463,25 @@ async def test_today_sample_makes_one_line_receipts_paid_unknown(
     async with sessionmaker() as session:
         keys = set(await session.scalars(select(Receipt.external_id)))
     assert keys == {"CHK-0001-1", "CHK-0001-2", "CHK-0002-1", "CHK-0003-1"}
+
+
+async def test_the_receipts_sample_imports_as_documented(
+    client: httpx.AsyncClient,
+    shop: Shop,
+    run_worker: RunWorker,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    from tests.sales.test_imports import DOCS
+
+    content = (DOCS / "sales-import-receipts-sample.csv").read_bytes()
+    body = await imported(client, shop, run_worker, content, create_missing=True)
+    assert (body["status"], body["rows_inserted"], body["errors"]) == ("succeeded", 6, []), body
+    found = await receipts_of(sessionmaker, shop.company.id)
+    assert [(r["number"], r["kind"], len(r["lines"]), r["total"], r["payments"]) for r in found] == [
+        ("0101", "sale", 2, Decimal("284970.00"), [("card", 200000), ("kaspi_qr", 84970)]),
+        ("0102", "sale", 2, Decimal("122480.00"), [("kaspi_red", Decimal("122480.00"))]),
+        (None, "sale", 1, Decimal("13000.00"), [("unknown", 13000)]),
+        ("В-0007", "return", 1, Decimal("2490.00"), [("cash", Decimal("2490.00"))]),
+    ]
+    assert await assert_rollup_matches(sessionmaker, settings) == 6
