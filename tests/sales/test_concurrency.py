@@ -472,3 +472,79 @@ async def test_a_return_and_the_deletion_of_its_receipt_take_turns(
     assert refused.status_code == 409, refused.text
     assert await _returns_of(sessionmaker, second.receipt_id) == [Decimal("10.00")]
     assert await assert_rollup_matches(sessionmaker, settings) == 2
+
+
+def _receipts_file(shops: list[Shop], tag: str, *, company_column: bool) -> bytes:
+    """Three-line receipts at both points of every shop, over every day, the shops' rows
+    interleaved in the given order, with new points to create."""
+    header = HEADER.strip() + ",receipt,payment_method" + (",company_id" if company_column else "") + "\n"
+    rows = []
+    for n in range(IMPORT_ROWS):
+        for shop in shops:
+            r = n // 3
+            point = shop.points[r % 2].code if r % 3 else NEW_POINTS[r % len(NEW_POINTS)]
+            sold_at = _at(len(DAYS) - 1 - r, r).replace("T", " ")
+            cells = [
+                f"{tag}-{shop.company.id}-{n}",
+                sold_at,
+                point,
+                shop.products[n % 2].sku,
+                "1",
+                f"{10 + n}.00",
+            ]
+            cells += ["", "", f"{tag}-{n // 3}", "card"] + ([str(shop.company.id)] if company_column else [])
+            rows.append(",".join(cells) + "\n")
+    return (header + "".join(rows)).encode()
+
+
+async def test_an_admin_import_of_several_companies_and_their_own_never_deadlock(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Imports of receipts holding two companies (an admin's, whatever the order of its rows)
+    run with each company's own imports and API writers."""
+    shops = [await make_shop(factory, sessionmaker) for _ in range(2)]
+    admin_headers = await factory.headers(await factory.admin())
+    imports = []
+    for tag, order in (("ADM", shops), ("RDM", shops[::-1])):
+        response = await client.post(
+            "/api/v1/sales/imports",
+            files={"file": ("all.csv", _receipts_file(order, tag, company_column=True))},
+            data={"create_missing": "true"},
+            headers=admin_headers,
+        )
+        assert response.status_code == 202, response.text
+        imports.append(uuid.UUID(response.json()["id"]))
+    for shop in shops:
+        response = await upload(
+            client, shop, _receipts_file([shop], "OWN", company_column=False), create_missing=True
+        )
+        assert response.status_code == 202, response.text
+        imports.append(uuid.UUID(response.json()["id"]))
+
+    async def poster(shop: Shop) -> list[int]:
+        def post(n: int) -> Request:
+            body = {
+                "point_id": shop.points[n % 2].id,
+                "product_id": shop.products[n % 2].id,
+                "quantity": "1",
+                "unit_price": "5.00",
+                "sold_at": _at(n, n) + "+05:00",
+            }
+            return lambda: client.post(SALES_URL, json=body, headers=shop.headers)
+
+        return await _one_by_one([post(n) for n in range(POSTS)])
+
+    done = await asyncio.gather(
+        *(run_import(sessionmaker, settings, i) for i in imports),
+        *(poster(shop) for shop in shops),
+        return_exceptions=True,
+    )
+    lines = [2 * IMPORT_ROWS, 2 * IMPORT_ROWS, IMPORT_ROWS, IMPORT_ROWS]
+    assert done == [{"status": "succeeded", "rows_inserted": n} for n in lines] + [[201] * POSTS] * 2
+    async with sessionmaker() as session:
+        receipts = await session.scalar(select(func.count()).select_from(Receipt))
+    assert receipts == (6 * IMPORT_ROWS) // 3 + 2 * POSTS
+    assert await assert_rollup_matches(sessionmaker, settings) == 6 * IMPORT_ROWS + 2 * POSTS

@@ -68,6 +68,10 @@ async def test_csv_export_uses_the_list_filters(
         "Айгуль",
         "Магазин 1",
         shop.products[0].name,
+        "",  # a sale through /sales has no till number
+        "E-1",  # its receipt's external id is the sale's
+        "sale",
+        "unknown",
     ]
     assert len(rows) == 2
 
@@ -140,9 +144,9 @@ async def test_a_database_error_on_the_first_query_is_a_json_error(
 ) -> None:
     real = router.export_statement
 
-    def out_of_range(sales: Select[Sale], limit: int) -> Select[Any]:
+    def out_of_range(sales: Select[Sale], limit: int, **options: Any) -> Select[Any]:
         # What an unchecked customer_id=2147483648 did: the database refuses the query.
-        return real(sales, limit).where(Sale.customer_id == 2**31)
+        return real(sales, limit, **options).where(Sale.customer_id == 2**31)
 
     monkeypatch.setattr(router, "export_statement", out_of_range)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -18,16 +18,19 @@ from enum import StrEnum
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select
+from sqlalchemy import Select, String, case, func, literal, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sauda.db import transaction
 from sauda.network.models import Product
-from sauda.sales.files import STAGING_COLUMNS
-from sauda.sales.models import Customer, Point, Sale
+from sauda.sales.files import COLUMNS
+from sauda.sales.models import Customer, Payment, Point, Receipt, Sale
+from sauda.sales.schemas import SaleOrdering
 
-# The import layout, so an exported file imports back.
-HEADER = STAGING_COLUMNS[1:]
+# The import layout, so an exported file imports back; an admin's export adds `company_id`.
+HEADER = tuple(c for c in COLUMNS if c != "company_id")
 BATCH = 5000
 
 
@@ -42,11 +45,39 @@ MEDIA_TYPES = {
 }
 
 
-def export_statement(sales: Select[Sale], limit: int) -> Select[Any]:
-    """The list's statement (filters, order) with the names the file needs."""
+def header(*, with_company: bool) -> tuple[str, ...]:
+    return (*HEADER, "company_id") if with_company else HEADER
+
+
+def _payment_cell() -> Any:
+    """A receipt's payments as the import reads them: its one method, or `card=1500.00; cash=500.00`;
+    empty for none (a zero total)."""
+    method = sql_cast(Payment.method, String)
+    split = func.string_agg(
+        method + "=" + sql_cast(Payment.amount, String), aggregate_order_by(literal("; "), Payment.id)
+    )
+    return (
+        select(case((func.count() == 1, func.min(method)), else_=split))
+        .where(Payment.receipt_id == Sale.receipt_id)
+        .scalar_subquery()
+    )
+
+
+def export_statement(
+    sales: Select[Sale],
+    limit: int,
+    *,
+    ordering: SaleOrdering = SaleOrdering.sold_at_desc,
+    with_company: bool = False,
+) -> Select[Any]:
+    """The list's statement (filters) with the names the file needs. A receipt's lines follow one
+    another in their order wherever the ordering lets them (by time: always), so the import
+    numbers them alike. A line or receipt without an external id is named by its ref."""
+    column = getattr(Sale, ordering.value.lstrip("-"))
+    descending = ordering.value.startswith("-")
     stmt = (
         sales.with_only_columns(
-            Sale.external_id,
+            func.coalesce(Sale.external_id, sql_cast(Sale.ref, String)),
             Sale.sold_at,
             Point.code,
             Product.sku,
@@ -58,10 +89,23 @@ def export_statement(sales: Select[Sale], limit: int) -> Select[Any]:
             Customer.name,
             Point.name,
             Product.name,
+            Receipt.number,
+            func.coalesce(Receipt.external_id, sql_cast(Receipt.ref, String)),
+            sql_cast(Sale.kind, String),
+            _payment_cell(),
+            *([Sale.company_id] if with_company else []),
         )
+        .join_from(Sale, Receipt, Receipt.id == Sale.receipt_id)
         .join_from(Sale, Point, Point.id == Sale.point_id)
         .join_from(Sale, Product, Product.id == Sale.product_id)
         .outerjoin_from(Sale, Customer, Customer.id == Sale.customer_id)
+        .order_by(None)
+        .order_by(
+            column.desc() if descending else column.asc(),
+            Sale.receipt_id.desc() if descending else Sale.receipt_id.asc(),
+            Sale.line_no,
+            Sale.id,
+        )
         .limit(limit)
     )
     return cast(Select[Any], stmt)
@@ -81,12 +125,15 @@ def _local(moment: datetime, tz: ZoneInfo) -> str:
 
 
 async def csv_chunks(
-    sessionmaker: async_sessionmaker[AsyncSession], stmt: Select[Any], tz: ZoneInfo
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stmt: Select[Any],
+    tz: ZoneInfo,
+    columns: Sequence[str] = HEADER,
 ) -> AsyncIterator[bytes]:
     buffer = io.StringIO("\ufeff")  # the BOM makes Excel read UTF-8
     buffer.seek(0, io.SEEK_END)
     writer = csv.writer(buffer)
-    writer.writerow(HEADER)
+    writer.writerow(columns)
     # The header goes out with the first rows: the query has run before anything is sent.
     async for rows in _rows(sessionmaker, stmt):
         writer.writerows((*row[:1], _local(row[1], tz), *row[2:]) for row in rows)
@@ -98,13 +145,16 @@ async def csv_chunks(
 
 
 async def xlsx_chunks(
-    sessionmaker: async_sessionmaker[AsyncSession], stmt: Select[Any], tz: ZoneInfo
+    sessionmaker: async_sessionmaker[AsyncSession],
+    stmt: Select[Any],
+    tz: ZoneInfo,
+    columns: Sequence[str] = HEADER,
 ) -> AsyncIterator[bytes]:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("sales")
-    sheet.append(HEADER)
+    sheet.append(columns)
 
     def append(rows: Sequence[Any]) -> None:
         for row in rows:

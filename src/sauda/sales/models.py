@@ -125,8 +125,9 @@ class Receipt(TimestampMixin, RefMixin, Base):
         CheckConstraint("kind = 'return' OR original_id IS NULL", name="only_returns_have_an_original"),
         Index("ix_receipts_company_id_sold_at", "company_id", "sold_at", "id"),
         Index("ix_receipts_point_id_sold_at", "point_id", "sold_at", "id", postgresql_include=["company_id"]),
-        Index("ix_receipts_customer_id", "customer_id"),
-        Index("ix_receipts_original_id", "original_id"),
+        # Partial: most receipts have no customer and no original, and none is looked up by that.
+        Index("ix_receipts_customer_id", "customer_id", postgresql_where="customer_id IS NOT NULL"),
+        Index("ix_receipts_original_id", "original_id", postgresql_where="original_id IS NOT NULL"),
         # The list's search: a till's number (with the external id's unique index beside it).
         Index("ix_receipts_company_id_number", "company_id", "number"),
     )
@@ -201,7 +202,7 @@ class Sale(TimestampMixin, RefMixin, Base):
             postgresql_include=["company_id", "product_id", "kind", "quantity", "total"],
         ),
         Index("ix_sales_product_id_sold_at", "product_id", "sold_at", postgresql_include=["company_id"]),
-        Index("ix_sales_customer_id", "customer_id"),
+        Index("ix_sales_customer_id", "customer_id", postgresql_where="customer_id IS NOT NULL"),
         Index("ix_sales_receipt_id", "receipt_id", "line_no"),
         Index(
             "ix_sales_returned_line_id", "returned_line_id", postgresql_where="returned_line_id IS NOT NULL"
@@ -217,10 +218,14 @@ class Sale(TimestampMixin, RefMixin, Base):
     )
     # A return line's line of the original receipt: it returns at most what is left of that.
     returned_line_id: Mapped[int | None] = mapped_column(ForeignKey("sales.id"))
+    # The company's cascade deletes lines directly: through their receipts it would come after
+    # the products' check that no line refers to them.
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
-    # No ON DELETE: a point or product with sales cannot be deleted (409), but a company's
-    # cascade removes both in one statement.
-    point_id: Mapped[int] = mapped_column(ForeignKey("points.id"))
+    # The receipt's point, copied: no key of its own, the receipt's holds it (a point with
+    # receipts cannot be deleted), and an import of a million lines skips a million checks.
+    point_id: Mapped[int] = mapped_column(Integer)
+    # No ON DELETE: a product with sales cannot be deleted (409), but a company's cascade
+    # removes both in one statement.
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3))
@@ -230,7 +235,7 @@ class Sale(TimestampMixin, RefMixin, Base):
     sold_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     external_id: Mapped[str | None] = mapped_column(String(100))
 
-    point: Mapped[Point] = relationship(lazy="raise")
+    point: Mapped[Point] = relationship(lazy="raise", primaryjoin="foreign(Sale.point_id) == Point.id")
     product: Mapped[Product] = relationship(lazy="raise")
     customer: Mapped[Customer | None] = relationship(lazy="raise")
 
@@ -334,7 +339,8 @@ class SalesImport(TimestampMixin, Base):
     __table_args__ = (Index("ix_sales_imports_company_id_created_at", "company_id", "created_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+    # None: an admin's import whose rows each name their company (a `company_id` column).
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(255))
     format: Mapped[ImportFormat] = mapped_column(Enum(ImportFormat, name="sales_import_format"))

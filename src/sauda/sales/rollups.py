@@ -14,7 +14,7 @@ table in `ROLLUPS` order, rows in key order; rows whose figures all reach zero g
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -44,10 +44,13 @@ class Rollup:
     def key_names(self) -> str:
         return ", ".join(name for name, _ in self.keys)
 
-    def source(self, where: str) -> str:
-        return self.select.format(where=where)
+    def source(self, where: str, tables: Mapping[str, str] | None = None) -> str:
+        return self.select.format(where=where, **(TABLES | dict(tables or {})))
 
 
+# What the rollups read; a bulk writer may point them at temporary tables holding just its new
+# rows (same columns), which it has written to the real ones.
+TABLES = {"lines": "sales", "receipts": "receipts", "payments": "receipt_payments"}
 _DAY = "(l.sold_at AT TIME ZONE :tz)::date"
 _SALE, _RETURN = "l.kind = 'sale'", "l.kind = 'return'"
 _LINE_FIGURES = f"""
@@ -72,7 +75,7 @@ ROLLUPS: tuple[Rollup, ...] = (
         (("company_id", "int"), ("day", "date"), ("point_id", "int")),
         (*_LINE_VALUES, ("receipts", "int"), ("return_receipts", "int")),
         f"SELECT l.company_id, {_DAY}, l.point_id, {_LINE_FIGURES}, {_RECEIPTS} "
-        "FROM sales l WHERE {where} GROUP BY 1, 2, 3",
+        "FROM {lines} l WHERE {where} GROUP BY 1, 2, 3",
         "l",
         "receipt_id",
     ),
@@ -81,7 +84,7 @@ ROLLUPS: tuple[Rollup, ...] = (
         (("company_id", "int"), ("day", "date"), ("product_id", "int")),
         _LINE_VALUES,
         f"SELECT l.company_id, {_DAY}, l.product_id, {_LINE_FIGURES} "
-        "FROM sales l WHERE {where} GROUP BY 1, 2, 3",
+        "FROM {lines} l WHERE {where} GROUP BY 1, 2, 3",
         "l",
         "receipt_id",
     ),
@@ -90,7 +93,7 @@ ROLLUPS: tuple[Rollup, ...] = (
         (("company_id", "int"), ("month", "date"), ("product_id", "int")),
         _LINE_VALUES,
         f"SELECT l.company_id, date_trunc('month', {_DAY})::date, l.product_id, {_LINE_FIGURES} "
-        "FROM sales l WHERE {where} GROUP BY 1, 2, 3",
+        "FROM {lines} l WHERE {where} GROUP BY 1, 2, 3",
         "l",
         "receipt_id",
     ),
@@ -104,7 +107,7 @@ ROLLUPS: tuple[Rollup, ...] = (
             count(DISTINCT l.receipt_id) FILTER (WHERE {_SALE}),
             coalesce(sum(l.total) FILTER (WHERE {_RETURN}), 0),
             count(DISTINCT l.receipt_id) FILTER (WHERE {_RETURN})
-        FROM sales l WHERE {{where}} GROUP BY 1, 2, 3, 4""",
+        FROM {{lines}} l WHERE {{where}} GROUP BY 1, 2, 3, 4""",
         "l",
         "receipt_id",
     ),
@@ -117,7 +120,7 @@ ROLLUPS: tuple[Rollup, ...] = (
             count(*) FILTER (WHERE r.kind = 'sale'),
             coalesce(sum(p.amount) FILTER (WHERE r.kind = 'return'), 0),
             count(*) FILTER (WHERE r.kind = 'return')
-        FROM receipt_payments p JOIN receipts r ON r.id = p.receipt_id
+        FROM {payments} p JOIN {receipts} r ON r.id = p.receipt_id
         WHERE {where} GROUP BY 1, 2, 3, 4""",
         "r",
         "id",
@@ -213,12 +216,16 @@ class RollupRepository:
             sums=sums,
         )
 
-    async def add(self, where: dict[str, str], params: dict[str, Any]) -> None:
+    async def add(
+        self, where: dict[str, str], params: dict[str, Any], tables: Mapping[str, str] | None = None
+    ) -> None:
         """Add the aggregate of the receipts `where` selects (by source alias: `l` lines, `r`
-        receipts) to every rollup, in SQL: for bulk writers, growing only."""
+        receipts) in `tables` (default: the real ones) to every rollup, in SQL: for bulk
+        writers, growing only."""
         params = params | {"tz": self.tz.key}
         for rollup in ROLLUPS:
-            await self.session.execute(text(self._upsert(rollup, rollup.source(where[rollup.alias]))), params)
+            source = rollup.source(where[rollup.alias], tables)
+            await self.session.execute(text(self._upsert(rollup, source)), params)
 
     async def rebuild(self, company_id: int) -> None:
         """Recompute every rollup of the company from its receipts. The company is held

@@ -17,6 +17,7 @@ from sauda.sales.export import (
     export_statement,
     xlsx_chunks,
 )
+from sauda.sales.export import header as export_header
 from sauda.sales.imports import accept_upload, check_encoding
 from sauda.sales.metrics import service as metrics_service
 from sauda.sales.metrics.repository import MetricsQuery
@@ -292,12 +293,17 @@ async def export_sales(
     format: ExportFormat = ExportFormat.csv,
     ordering: SaleOrdering = SaleOrdering.sold_at_desc,
 ) -> StreamingResponse:
-    """The filtered list as a file, in the import layout (at most `SAUDA_SALES__EXPORT_MAX_ROWS`)."""
+    """The filtered list as a file, in the import layout (at most `SAUDA_SALES__EXPORT_MAX_ROWS`),
+    with each line's receipt, kind and payment; an admin's file has a `company_id` column."""
     stmt = export_statement(
-        SaleRepository(session, scope).filtered(filters, ordering, tz), settings.sales.export_max_rows
+        SaleRepository(session, scope).filtered(filters, ordering, tz),
+        settings.sales.export_max_rows,
+        ordering=ordering,
+        with_company=scope.is_global,
     )
-    maker = request.app.state.sessionmaker
-    chunks = csv_chunks(maker, stmt, tz) if format is ExportFormat.csv else xlsx_chunks(maker, stmt, tz)
+    maker, columns = request.app.state.sessionmaker, export_header(with_company=scope.is_global)
+    write = csv_chunks if format is ExportFormat.csv else xlsx_chunks
+    chunks = write(maker, stmt, tz, columns)
     filename = f"sales.{format.value}"
     return StreamedFile(
         chunks,

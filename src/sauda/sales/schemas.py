@@ -171,7 +171,7 @@ class ImportOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    company_id: int
+    company_id: int | None = Field(description="none: each row went into the company its company_id names")
     filename: str
     format: ImportFormat
     status: ImportStatus
