@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sauda.sales.files import COLUMNS, Line, RowError, RowParser, check_header, split_payments
+from sauda.sales.files import COLUMNS, Line, RowError, RowParser, check_header
 from sauda.sales.grouping import Receipts
 
 TZ = ZoneInfo("Asia/Almaty")
@@ -142,12 +142,6 @@ def test_split_payments_are_stored_in_one_form() -> None:
     assert errors == []
     assert line is not None
     assert line.payments == "card=1500.50;cash=500.00"
-    assert split_payments(line.payments, Decimal("2000.50")) == [
-        ("card", Decimal("1500.50")),
-        ("cash", Decimal("500.00")),
-    ]
-    assert split_payments("kaspi_qr", Decimal("10.00")) == [("kaspi_qr", Decimal("10.00"))]
-    assert split_payments("kaspi_qr", Decimal("0.00")) == []
 
 
 def _placed(

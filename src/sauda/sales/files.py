@@ -321,9 +321,11 @@ class RowParser:
 
     def parse(self, row_no: int, values: list[Any]) -> tuple[Line | None, list[RowError]]:
         if self._fast_ok and len(values) == self.width:
-            values.append("")
-            line = self._fast(row_no, self._cells(values))
-            values.pop()
+            values.append("")  # what an absent column reads
+            try:
+                line = self._fast(row_no, self._cells(values))
+            finally:
+                values.pop()
             if line is not None:
                 return line, []
         return self._thorough(row_no, values)
@@ -635,14 +637,6 @@ _FAST_PAYMENTS: dict[str, str] = {"": PaymentMethod.unknown.value} | {
     for spelled in {name, name.replace("_", " "), name.replace("_", " ").title(), name.upper()}
 }
 _FAST_PAYMENTS |= {"Kaspi QR": "kaspi_qr", "Kaspi Red": "kaspi_red"}
-
-
-def split_payments(stored: str, total: Decimal) -> list[tuple[str, Decimal]]:
-    """The stored cell as (method, amount) pairs: one method pays the whole total."""
-    if AMOUNT_SEPARATOR not in stored:
-        return [(stored, total)] if total > 0 else []
-    pairs = (part.split(AMOUNT_SEPARATOR) for part in stored.split(PAYMENT_SEPARATOR))
-    return [(method, Decimal(amount)) for method, amount in pairs]
 
 
 def _line_total(
